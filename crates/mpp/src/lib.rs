@@ -1,0 +1,80 @@
+//! # mppsol-mpp: the Machine Payments Protocol on the wire
+//!
+//! The method-agnostic core of MPP (HTTP 402 with the `Payment` auth scheme,
+//! draft-httpauth-payment-00). Pure values and rules: no network, no storage, no Solana.
+//!
+//! ```text
+//!            ┌──────────── header ────────────┐
+//!  wire text │ www_authenticate  authorization │ payment_receipt  accept_payment
+//!            └──────────────┬──────────────────┘
+//!                           │ parse_* / format_*
+//!  values     Challenge ─ Credential ─ Receipt ─ Problem ─ DiscoveryDocument
+//!                │                       │
+//!  rules      challenge_id (HMAC)    receipt_signature (Ed25519)   digest (RFC 9530)
+//!                │
+//!  encodings  encoding (base64url, JCS)   amount (u64 base units)   clock (RFC 3339)
+//!
+//!  extension  method: ServerMethod / ClientMethod, implemented by payment methods
+//! ```
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`challenge`] | [`Challenge`], issuing (builder) and verifying (id, expiry, body digest) |
+//! | [`challenge_id`] | the HMAC-SHA256 id over seven positional slots; secrets and rotation |
+//! | [`credential`] | [`Credential`]: echoed challenge, `source`, method payload |
+//! | [`receipt`], [`receipt_signature`] | [`Receipt`] and its optional server signature |
+//! | [`problem`] | RFC 9457 bodies and the registered problem types |
+//! | [`header`] | the four header codecs and the RFC 9110 auth-param tokenizer |
+//! | [`discovery`] | `openapi.json` with `x-payment-info` |
+//! | [`method`] | the traits a payment method implements |
+
+pub mod amount;
+pub mod challenge;
+pub mod challenge_id;
+pub mod clock;
+pub mod credential;
+pub mod digest;
+pub mod discovery;
+pub mod encoding;
+pub mod error;
+pub mod header;
+pub mod method;
+pub mod names;
+pub mod problem;
+pub mod receipt;
+pub mod receipt_signature;
+
+pub use amount::{Amount, parse_amount};
+pub use challenge::{Challenge, ChallengeBuilder, VerifyOptions};
+pub use challenge_id::{ChallengeKeyring, ChallengeSecret, IdInput, compute_challenge_id};
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use credential::Credential;
+pub use digest::ContentDigest;
+pub use discovery::{DiscoveryDocument, PaymentInfo, PaymentOffer};
+pub use encoding::{B64Json, b64url_decode, b64url_encode, jcs};
+pub use error::{AmountError, ChallengeError, DecodeError, FormatError, HeaderError};
+pub use header::accept_payment::{
+    PaymentRange, format_accept_payment, parse_accept_payment, rank_offers,
+};
+pub use header::authorization::{format_authorization, parse_authorization};
+pub use header::payment_receipt::{format_payment_receipt, parse_payment_receipt};
+pub use header::www_authenticate::{
+    format_www_authenticate, parse_challenge, parse_www_authenticate, parse_www_authenticate_fields,
+};
+pub use method::{ClientMethod, MethodError, PriceTag, Quote, ServerMethod, VerifyContext};
+pub use names::{IntentName, MethodName};
+pub use problem::{Problem, ProblemType};
+pub use receipt::Receipt;
+pub use receipt_signature::{ReceiptKey, ReceiptSignatureError, ReceiptSigner};
+
+/// Header field names, lowercase as HTTP/2 writes them.
+pub mod field {
+    /// Challenge header.
+    pub const WWW_AUTHENTICATE: &str = "www-authenticate";
+    /// Credential header.
+    pub const AUTHORIZATION: &str = "authorization";
+    /// Receipt header.
+    pub const PAYMENT_RECEIPT: &str = "payment-receipt";
+    /// Client preferences header.
+    pub const ACCEPT_PAYMENT: &str = "accept-payment";
+}
