@@ -33,8 +33,9 @@ pub struct Challenge {
     pub description: Option<String>,
     /// RFC 9530 content digest of the request body the payment is for.
     pub digest: Option<String>,
-    /// Server correlation data, base64url JCS JSON.
-    pub opaque: Option<B64Json>,
+    /// Server correlation data as sent: base64url JCS JSON of a string map when we issue it.
+    /// Kept as text and decoded on demand, so a peer's malformed `opaque` costs only that field.
+    pub opaque: Option<String>,
     /// The request header the credential must travel in when it is not `Authorization`
     /// (a newer peer extension; bound by the id when present).
     pub header: Option<String>,
@@ -69,7 +70,7 @@ impl Challenge {
             request: self.request.encoded(),
             expires: self.expires.as_deref(),
             digest: self.digest.as_deref(),
-            opaque: self.opaque.as_ref().map(B64Json::encoded),
+            opaque: self.opaque.as_deref(),
             header: self.header.as_deref(),
         }
     }
@@ -84,6 +85,13 @@ impl Challenge {
     /// The decoded request object.
     pub fn request_value(&self) -> &Map<String, Value> {
         self.request.value()
+    }
+
+    /// The decoded `opaque` object, if present.
+    pub fn opaque_value(&self) -> Option<Result<Map<String, Value>, DecodeError>> {
+        self.opaque
+            .as_deref()
+            .map(crate::encoding::decode_json_object)
     }
 
     /// Checks that this (echoed) challenge was issued by us and is still valid: constant-time id
@@ -153,7 +161,7 @@ pub struct ChallengeBuilder {
     expires: Option<Timestamp>,
     description: Option<String>,
     digest: Option<String>,
-    opaque: Option<B64Json>,
+    opaque: Option<String>,
 }
 
 impl ChallengeBuilder {
@@ -192,7 +200,7 @@ impl ChallengeBuilder {
             .into_iter()
             .map(|(k, v)| (k.into(), Value::String(v.into())))
             .collect();
-        self.opaque = Some(B64Json::encode(map)?);
+        self.opaque = Some(B64Json::encode(map)?.encoded().to_owned());
         Ok(self)
     }
 

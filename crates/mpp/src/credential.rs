@@ -105,9 +105,7 @@ fn echo_from_json(mut o: Map<String, Value>) -> Result<Challenge, HeaderError> {
     let method = MethodName::new(require(&mut o, "method")?).ok_or(HeaderError::InvalidMethod)?;
     let intent = IntentName::new(require(&mut o, "intent")?).ok_or(HeaderError::InvalidIntent)?;
     let request = decode("request", &require(&mut o, "request")?)?;
-    let opaque = take_str(&mut o, "opaque")?
-        .map(|s| decode("opaque", &s))
-        .transpose()?;
+    let opaque = take_str(&mut o, "opaque")?;
     Ok(Challenge {
         id,
         realm,
@@ -162,7 +160,7 @@ impl<'a> From<&'a Challenge> for WireEcho<'a> {
             description: c.description.as_deref(),
             expires: c.expires.as_deref(),
             digest: c.digest.as_deref(),
-            opaque: c.opaque.as_ref().map(B64Json::encoded),
+            opaque: c.opaque.as_deref(),
             header: c.header.as_deref(),
         }
     }

@@ -107,14 +107,6 @@ fn challenge_from_raw(raw: &RawChallenge<'_>) -> Result<Challenge, HeaderError> 
     {
         return Err(HeaderError::InvalidTimestamp("expires"));
     }
-    let opaque = opaque
-        .map(|o| {
-            B64Json::decode(o).map_err(|source| HeaderError::Decode {
-                field: "opaque",
-                source,
-            })
-        })
-        .transpose()?;
     Ok(Challenge {
         id: id.to_owned(),
         realm: realm.to_owned(),
@@ -124,7 +116,7 @@ fn challenge_from_raw(raw: &RawChallenge<'_>) -> Result<Challenge, HeaderError> 
         expires: expires.map(str::to_owned),
         description: description.map(str::to_owned),
         digest: digest.map(str::to_owned),
-        opaque,
+        opaque: opaque.map(str::to_owned),
         header: header.map(str::to_owned),
     })
 }
@@ -156,7 +148,7 @@ pub fn format_www_authenticate(c: &Challenge) -> Result<String, FormatError> {
         param("digest", v)?;
     }
     if let Some(v) = &c.opaque {
-        param("opaque", v.encoded())?;
+        param("opaque", v)?;
     }
     if let Some(v) = &c.header {
         param("header", v)?;
