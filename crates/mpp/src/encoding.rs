@@ -30,8 +30,37 @@ pub fn b64url_decode(text: &str) -> Result<Vec<u8>, DecodeError> {
 }
 
 /// Serialises a value as RFC 8785 canonical JSON.
+///
+/// JCS writes every number as an IEEE-754 double, so an integer beyond ±2^53 would come out
+/// as a different number than went in. Such values are refused rather than silently changed
+/// (MPP carries amounts as strings for exactly this reason).
 pub fn jcs<T: Serialize + ?Sized>(value: &T) -> Result<String, DecodeError> {
-    serde_jcs::to_string(value).map_err(|e| DecodeError::Canonicalize(e.to_string()))
+    let v = serde_json::to_value(value).map_err(|e| DecodeError::Canonicalize(e.to_string()))?;
+    check_exact_numbers(&v)?;
+    serde_jcs::to_string(&v).map_err(|e| DecodeError::Canonicalize(e.to_string()))
+}
+
+/// The largest integer a double holds exactly.
+const MAX_EXACT_INT: u64 = 1 << 53;
+
+fn check_exact_numbers(v: &Value) -> Result<(), DecodeError> {
+    match v {
+        Value::Number(n) => {
+            let exact = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u <= MAX_EXACT_INT,
+                (None, Some(i)) => i.unsigned_abs() <= MAX_EXACT_INT,
+                (None, None) => true, // already a double
+            };
+            if exact {
+                Ok(())
+            } else {
+                Err(DecodeError::InexactNumber)
+            }
+        }
+        Value::Array(a) => a.iter().try_for_each(check_exact_numbers),
+        Value::Object(o) => o.values().try_for_each(check_exact_numbers),
+        _ => Ok(()),
+    }
 }
 
 /// Decodes base64url text holding a JSON object.
@@ -136,6 +165,22 @@ mod tests {
         assert_eq!(
             jcs(&v).ok().as_deref(),
             Some("{\"a\":1e+21,\"b\":0.000001,\"c\":0,\"\u{1f600}\":2,\"\u{fb33}\":1}")
+        );
+    }
+
+    #[test]
+    fn jcs_refuses_integers_a_double_cannot_hold() {
+        assert_eq!(
+            jcs(&json!({"n": 9007199254740992u64})).ok().as_deref(),
+            Some("{\"n\":9007199254740992}")
+        );
+        assert_eq!(
+            jcs(&json!({"n": [9007199254740993u64]})),
+            Err(DecodeError::InexactNumber)
+        );
+        assert_eq!(
+            jcs(&json!({"n": -9007199254740993i64})),
+            Err(DecodeError::InexactNumber)
         );
     }
 

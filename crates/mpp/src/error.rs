@@ -16,6 +16,9 @@ pub enum DecodeError {
     /// The JSON is valid but not an object.
     #[error("JSON value is not an object")]
     NotAnObject,
+    /// An integer outside ±2^53, which JCS (IEEE-754 doubles) would silently change.
+    #[error("integer beyond 2^53 cannot be canonicalised exactly; send it as a string")]
+    InexactNumber,
     /// JCS canonicalisation failed (for example a non-finite number).
     #[error("cannot canonicalise JSON: {0}")]
     Canonicalize(String),

@@ -37,6 +37,8 @@ pub mod digest;
 pub mod discovery;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod method;
 pub mod names;

@@ -259,7 +259,9 @@ pub fn parse_challenge_list(value: &str) -> Result<Vec<RawChallenge<'_>>, Header
 /// Appends `name="value"` with RFC 9110 quoted-string escaping; refuses control characters,
 /// which would let a value split the header.
 pub fn push_quoted_param(out: &mut String, name: &str, value: &str) -> Result<(), FormatError> {
-    if value.chars().any(|c| c.is_control() && c != '\t') {
+    // ASCII controls other than HTAB are what can end or corrupt a header line; non-ASCII text
+    // travels as obs-text and parses back unchanged.
+    if value.chars().any(|c| c.is_ascii_control() && c != '\t') {
         return Err(FormatError::ControlChar(name.to_owned()));
     }
     out.push_str(name);
