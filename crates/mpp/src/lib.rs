@@ -27,6 +27,39 @@
 //! | [`header`] | the four header codecs and the RFC 9110 auth-param tokenizer |
 //! | [`discovery`] | `openapi.json` with `x-payment-info` |
 //! | [`method`] | the traits a payment method implements |
+//!
+//! # Example: one challenge, issued, answered and verified
+//!
+//! ```
+//! use std::time::Duration;
+//! use mpp::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Server: price a route. The id is an HMAC over everything the client must not change.
+//! let secret = ChallengeSecret::new([7u8; 32])?; // ≥ 32 bytes; load it from a file in practice
+//! let request = B64Json::from_serialize(&serde_json::json!({
+//!     "amount": "10000", "currency": "sol",
+//!     "recipient": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
+//! }))?;
+//! let now = Timestamp::parse("2026-11-21T12:00:00Z")?;
+//! let challenge = Challenge::builder("api.example.com", MethodName::solana(), IntentName::charge(), request)
+//!     .with_expires(now.saturating_add(Duration::from_secs(300)))
+//!     .issue(&secret);
+//! let www_authenticate = format_www_authenticate(&challenge)?; // sent with the 402
+//!
+//! // Client: read the challenge, pay (method-specific), echo it in a credential.
+//! let seen = parse_challenge(&www_authenticate)?;
+//! let mut proof = serde_json::Map::new();
+//! proof.insert("type".into(), "signature".into());
+//! let authorization = format_authorization(&Credential::new(seen, proof));
+//!
+//! // Server: the echoed challenge must be ours, unchanged and fresh.
+//! let credential = parse_authorization(&authorization)?;
+//! credential.challenge.verify(&ChallengeKeyring::new(secret), now, &VerifyOptions::default())?;
+//! assert_eq!(credential.challenge.request_value()["amount"], "10000");
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod amount;
 pub mod challenge;

@@ -1,6 +1,9 @@
 //! `mppsol conformance` against the public harness's vector cases, one process per call exactly
 //! as the harness runs it (stdin → one JSON document on stdout, exit 0).
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

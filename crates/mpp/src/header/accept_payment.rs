@@ -139,7 +139,7 @@ pub fn rank_offers(offers: &[(&str, &str)], ranges: &[PaymentRange]) -> Vec<usiz
     if scored.is_empty() {
         return (0..offers.len()).collect();
     }
-    scored.sort_by(|a, b| b.1.cmp(&a.1));
+    scored.sort_by_key(|&(_, q)| std::cmp::Reverse(q));
     scored.into_iter().map(|(i, _)| i).collect()
 }
 

@@ -100,7 +100,7 @@ mod tests {
         assert!(parse_authorization(&lower).is_ok());
         // Pad the JSON with spaces until its base64url form needs `=` padding.
         let mut json = r#"{"challenge":{"id":"a","realm":"r","method":"m","intent":"charge","request":"e30"},"payload":{}}"#.to_owned();
-        while b64url_encode(&json).len() % 4 == 0 {
+        while b64url_encode(&json).len().is_multiple_of(4) {
             json.push(' ');
         }
         let bare = b64url_encode(&json);

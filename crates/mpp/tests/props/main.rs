@@ -1,6 +1,9 @@
 //! Property tests: format → parse round trips for challenges, credentials and receipts, and no
 //! parser panics on arbitrary input.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use mpp::{
     B64Json, Challenge, ChallengeSecret, Credential, IntentName, MethodName, Receipt, Timestamp,
     format_authorization, format_payment_receipt, format_www_authenticate, parse_authorization,

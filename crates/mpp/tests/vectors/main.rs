@@ -2,6 +2,9 @@
 //! derived HMAC/JCS vectors. One test per kind of example; entries the file marks as errata or
 //! incomplete are checked to fail the way they should.
 
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use mpp::{
     B64Json, IdInput, b64url_decode, compute_challenge_id, format_authorization,
     format_payment_receipt, parse_authorization, parse_payment_receipt,
