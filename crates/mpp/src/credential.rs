@@ -73,7 +73,7 @@ impl Credential {
             Some(_) => return Err(HeaderError::WrongType("source")),
         };
         Ok(Self {
-            challenge: echo_from_json(echo)?,
+            challenge: Challenge::from_echo(echo)?,
             source,
             payload,
         })
@@ -94,6 +94,14 @@ fn require(o: &mut Map<String, Value>, k: &'static str) -> Result<String, Header
 
 fn decode(field: &'static str, text: &str) -> Result<B64Json, HeaderError> {
     B64Json::decode(text).map_err(|source| HeaderError::Decode { field, source })
+}
+
+impl Challenge {
+    /// Reads the challenge object a credential echoes (`request` as its base64url wire text).
+    /// Unknown members are ignored, as core §5 asks of unknown fields.
+    pub fn from_echo(o: Map<String, Value>) -> Result<Challenge, HeaderError> {
+        echo_from_json(o)
+    }
 }
 
 fn echo_from_json(mut o: Map<String, Value>) -> Result<Challenge, HeaderError> {

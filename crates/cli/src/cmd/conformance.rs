@@ -203,46 +203,17 @@ fn challenge_parse(input: &Value) -> Result<Value, OpError> {
     Ok(challenge_value(&c))
 }
 
-/// Builds a challenge from the harness's object form (request as an object or a string).
+/// Builds a challenge from the harness's object form, whose `request` may be the decoded object
+/// (encoded here with JCS) or the wire string.
 fn challenge_from_value(v: Value, kind: ErrorType) -> Result<Challenge, OpError> {
     let Value::Object(mut m) = v else {
         return Err(err(kind, "challenge must be an object"));
     };
-    let mut take = |k: &str| match m.remove(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(err(kind, format!("`{k}` must be a string"))),
-    };
-    let id = take("id")?.ok_or_else(|| err(kind, "missing `id`"))?;
-    let realm = take("realm")?.ok_or_else(|| err(kind, "missing `realm`"))?;
-    let method = take("method")?
-        .and_then(mpp::MethodName::new)
-        .ok_or_else(|| err(kind, "missing or invalid `method`"))?;
-    let intent = take("intent")?
-        .and_then(mpp::IntentName::new)
-        .ok_or_else(|| err(kind, "missing or invalid `intent`"))?;
-    let expires = take("expires")?;
-    let description = take("description")?;
-    let digest = take("digest")?;
-    let opaque = take("opaque")?;
-    let header = take("header")?;
-    let request = match m.remove("request") {
-        Some(Value::Object(o)) => B64Json::encode(o).map_err(|e| err(kind, e))?,
-        Some(Value::String(s)) => B64Json::decode(&s).map_err(|e| err(kind, e))?,
-        _ => return Err(err(kind, "missing `request`")),
-    };
-    Ok(Challenge {
-        id,
-        realm,
-        method,
-        intent,
-        request,
-        expires,
-        description,
-        digest,
-        opaque,
-        header,
-    })
+    if let Some(Value::Object(req)) = m.get("request") {
+        let encoded = B64Json::encode(req.clone()).map_err(|e| err(kind, e))?;
+        m.insert("request".into(), encoded.encoded().into());
+    }
+    Challenge::from_echo(m).map_err(|e| err(kind, e))
 }
 
 fn challenge_format(input: Value) -> Result<Value, OpError> {
@@ -386,6 +357,18 @@ mod tests {
         );
         let v = receipt_parse(&json!({"header": wire})).unwrap();
         assert_eq!(v["timestamp"], "2026-01-29T12:00:30Z");
+    }
+
+    #[test]
+    fn format_accepts_request_as_object_or_wire_string() {
+        let base = json!({"id": "a", "realm": "r", "method": "tempo", "intent": "charge"});
+        let mut as_object = base.clone();
+        as_object["request"] = json!({});
+        let mut as_string = base;
+        as_string["request"] = json!("e30");
+        let a = challenge_format(as_object).unwrap();
+        assert_eq!(challenge_format(as_string).unwrap(), a);
+        assert!(a["header"].as_str().unwrap().contains("request=\"e30\""));
     }
 
     #[test]
