@@ -9,7 +9,12 @@ mod cmd;
 
 /// The Machine Payments Protocol (HTTP 402, `Payment` auth scheme) on Solana.
 #[derive(Debug, Parser)]
-#[command(name = "mppsol", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mppsol",
+    version,
+    about = "mppsol: the Machine Payments Protocol (HTTP 402, `Payment` auth) on Solana",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
