@@ -1,0 +1,24 @@
+//! # mppsol-solana: the Solana payment method of MPP
+//!
+//! Pure values and rules; the chain, HTTP and SQL sit in other crates.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`charge::request`] | the `solana`/`charge` request, validated (splits, fee payer, token fields) |
+//! | [`charge::payload`] | pull (`transaction`) and push (`signature`) payloads |
+//! | [`charge::build`] | the client's transfer transaction, partial signing |
+//! | [`charge::verify`] | the server's checks: allowlist, fee-payer safety, legs, balances, co-signing |
+//! | [`token`] | program ids, ATA derivation, Token-2022 transfer-fee arithmetic |
+//! | [`network`] | `mainnet` / `devnet` / `localnet` |
+
+pub mod charge;
+pub mod error;
+pub mod network;
+mod serde_b58;
+pub mod token;
+
+pub use error::{BuildError, RequestError, VerifyError};
+pub use network::Network;
+
+/// The method identifier.
+pub const METHOD: &str = "solana";
