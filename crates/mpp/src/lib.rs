@@ -96,9 +96,11 @@ pub use header::payment_receipt::{format_payment_receipt, parse_payment_receipt}
 pub use header::www_authenticate::{
     format_www_authenticate, parse_challenge, parse_www_authenticate, parse_www_authenticate_fields,
 };
-pub use method::{ClientMethod, MethodError, PriceTag, Quote, ServerMethod, VerifyContext};
+pub use method::{
+    BoxFuture, ClientMethod, MethodError, PriceTag, Quote, ServerMethod, VerifyContext,
+};
 pub use names::{IntentName, MethodName};
-pub use problem::{Problem, ProblemType};
+pub use problem::{PROBLEM_BASE, PROBLEM_CONTENT_TYPE, Problem, ProblemType};
 pub use receipt::Receipt;
 pub use receipt_signature::{ReceiptKey, ReceiptSignatureError, ReceiptSigner};
 

@@ -1,0 +1,26 @@
+//! # mppsol-client: pay 402s
+//!
+//! ```text
+//! PayingClient::execute ─▶ 402? ─▶ select (methods × SpendingPolicy, no signer yet)
+//!   ─▶ reserve daily budget (Store) ─▶ ClientMethod::create_credential (signs) ─▶ resend
+//!   ─▶ receipt recorded (Store)
+//! ```
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`middleware`] | `PayingClient` |
+//! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
+//! | [`charge`] | `SolanaChargeClient`: pull and push |
+//! | [`signer`] | keypair files, env keys |
+//! | [`error`] | `PayError`, `PolicyRule` |
+
+pub mod charge;
+pub mod error;
+pub mod middleware;
+pub mod policy;
+pub mod signer;
+
+pub use charge::{ChargeMode, SolanaChargeClient};
+pub use error::{PayError, PolicyRule};
+pub use middleware::{PaidResponse, PayingClient};
+pub use policy::SpendingPolicy;

@@ -1,0 +1,53 @@
+//! Reading a mint once: its token program (the account's owner), decimals and Token-2022
+//! transfer fee.
+
+use mpp::MethodError;
+use mppsol_ledger::Ledger;
+use mppsol_solana::token::{TokenProgram, TransferFee};
+use solana_address::Address;
+use spl_token_2022_interface::extension::transfer_fee::TransferFeeConfig;
+use spl_token_2022_interface::extension::{BaseStateWithExtensions, StateWithExtensions};
+use spl_token_2022_interface::state::Mint;
+
+use super::ledger_error;
+
+/// What the server needs to know about a mint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MintInfo {
+    /// Token or Token-2022.
+    pub program: TokenProgram,
+    /// Decimals.
+    pub decimals: u8,
+    /// The transfer fee in force (zero without the extension).
+    pub transfer_fee: TransferFee,
+}
+
+pub(super) async fn read_mint(ledger: &dyn Ledger, mint: Address) -> Result<MintInfo, MethodError> {
+    let account = ledger
+        .get_account(&mint)
+        .await
+        .map_err(ledger_error)?
+        .ok_or_else(|| MethodError::verification(format!("mint {mint} does not exist")))?;
+    let program = TokenProgram::from_id(&account.owner)
+        .ok_or_else(|| MethodError::verification(format!("{mint} is not a token mint")))?;
+    // Token-2022's parser reads classic Token mints too (no extensions).
+    let state = StateWithExtensions::<Mint>::unpack(&account.data)
+        .map_err(|_| MethodError::verification(format!("{mint} is not a token mint")))?;
+    let transfer_fee = state
+        .get_extension::<TransferFeeConfig>()
+        .map(|c| {
+            // The newer schedule is the one in force once its epoch arrives; the ledger port has
+            // no epoch, and newly created mints carry the same schedule in both slots.
+            let f = &c.newer_transfer_fee;
+            TransferFee {
+                basis_points: u16::from(f.transfer_fee_basis_points),
+                maximum_fee: u64::from(f.maximum_fee),
+            }
+        })
+        .unwrap_or(TransferFee::NONE);
+    Ok(MintInfo {
+        program,
+        decimals: state.base.decimals,
+        transfer_fee,
+    })
+}

@@ -1,0 +1,151 @@
+//! Payment records, daily budgets and pruning on PostgreSQL: `payments`, `daily_spend`.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use crate::common::{amount_from_db, amount_to_db, cap_to_db};
+use crate::{PaymentRecord, SpendOutcome, StoreError};
+
+/// Inserts one payment; a second record for the same (role, challenge) is a conflict.
+pub(super) async fn record_payment(
+    pool: &PgPool,
+    payment: &PaymentRecord,
+) -> Result<(), StoreError> {
+    let amount = amount_to_db(payment.amount)?;
+    let inserted = sqlx::query(
+        "INSERT INTO payments (challenge_id, role, method, intent, reference, amount, currency, \
+             recipient, payer, realm, receipt, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (role, challenge_id) DO NOTHING",
+    )
+    .bind(&payment.challenge_id)
+    .bind(&payment.role)
+    .bind(&payment.method)
+    .bind(&payment.intent)
+    .bind(&payment.reference)
+    .bind(amount)
+    .bind(&payment.currency)
+    .bind(&payment.recipient)
+    .bind(&payment.payer)
+    .bind(&payment.realm)
+    .bind(&payment.receipt)
+    .bind(payment.created_at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "a {} payment for challenge {} is already recorded",
+            payment.role, payment.challenge_id
+        )))
+    }
+}
+
+/// Newest first; ties on `created_at` go by insertion order, newest first.
+pub(super) async fn list_payments(
+    pool: &PgPool,
+    limit: u32,
+) -> Result<Vec<PaymentRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT challenge_id, role, method, intent, reference, amount, currency, recipient, \
+             payer, realm, receipt, created_at \
+         FROM payments ORDER BY created_at DESC, id DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(payment_from_row).collect()
+}
+
+fn payment_from_row(row: &PgRow) -> Result<PaymentRecord, StoreError> {
+    Ok(PaymentRecord {
+        challenge_id: row.try_get("challenge_id")?,
+        role: row.try_get("role")?,
+        method: row.try_get("method")?,
+        intent: row.try_get("intent")?,
+        reference: row.try_get("reference")?,
+        amount: amount_from_db(row.try_get("amount")?, "payments.amount")?,
+        currency: row.try_get("currency")?,
+        recipient: row.try_get("recipient")?,
+        payer: row.try_get("payer")?,
+        realm: row.try_get("realm")?,
+        receipt: row.try_get("receipt")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// One conditional upsert. The `SELECT … WHERE $3 <= $4` inserts nothing when the amount alone
+/// is over the cap; on conflict, PostgreSQL locks the row and evaluates the `WHERE` against its
+/// latest committed total, so concurrent adds queue up and each sees its predecessors.
+/// `total <= cap - amount` (with `amount <= cap`) cannot overflow, unlike `total + amount`.
+pub(super) async fn add_spend(
+    pool: &PgPool,
+    scope: &str,
+    day: &str,
+    amount: u64,
+    cap: u64,
+) -> Result<SpendOutcome, StoreError> {
+    let amount = amount_to_db(amount)?;
+    let cap = cap_to_db(cap);
+    let accepted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO daily_spend (scope, day, total) \
+         SELECT $1, $2, $3 WHERE $3 <= $4 \
+         ON CONFLICT (scope, day) DO UPDATE SET total = daily_spend.total + EXCLUDED.total \
+         WHERE daily_spend.total <= $4 - EXCLUDED.total \
+         RETURNING total",
+    )
+    .bind(scope)
+    .bind(day)
+    .bind(amount)
+    .bind(cap)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(total) = accepted {
+        return Ok(SpendOutcome::Accepted {
+            total: amount_from_db(total, "daily_spend.total")?,
+        });
+    }
+    // Refused: report the total as it stands now (informational; it may move on).
+    let current: i64 = sqlx::query_scalar(
+        "SELECT COALESCE((SELECT total FROM daily_spend WHERE scope = $1 AND day = $2), 0)",
+    )
+    .bind(scope)
+    .bind(day)
+    .fetch_one(pool)
+    .await?;
+    Ok(SpendOutcome::OverBudget {
+        total: amount_from_db(current, "daily_spend.total")?,
+    })
+}
+
+/// Subtracts, stopping at zero; a missing row stays missing. One statement, so atomic.
+pub(super) async fn refund_spend(
+    pool: &PgPool,
+    scope: &str,
+    day: &str,
+    amount: u64,
+) -> Result<(), StoreError> {
+    let amount = amount_to_db(amount)?;
+    // Both operands are non-negative BIGINTs, so `total - amount` cannot overflow.
+    sqlx::query(
+        "UPDATE daily_spend SET total = GREATEST(total - $1, 0) WHERE scope = $2 AND day = $3",
+    )
+    .bind(amount)
+    .bind(scope)
+    .bind(day)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Deletes reservations that expired before `now`; consumed proofs are kept forever.
+pub(super) async fn prune_expired(pool: &PgPool, now: i64) -> Result<u64, StoreError> {
+    let deleted = sqlx::query("DELETE FROM challenge_reservations WHERE expires_at < $1")
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(deleted)
+}

@@ -1,0 +1,236 @@
+//! The SQLite backend: the embedded default, a file under the data dir or an in-memory database.
+//!
+//! Concurrency model: SQLite has one writer at a time per database file. Every multi-statement
+//! step runs in a `BEGIN IMMEDIATE` transaction, which takes the write lock before reading, so a
+//! read-check-write cannot interleave with another connection or process, and waiting for the
+//! lock goes through `busy_timeout` instead of failing with `SQLITE_BUSY` on a lock upgrade.
+//! Single statements run in autocommit mode, which is atomic on its own.
+//!
+//! | file | tables |
+//! |---|---|
+//! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
+//! | `records.rs` | `payments`, `daily_spend`, pruning |
+
+mod records;
+mod replay;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{ConsumeOutcome, PaymentRecord, Reservation, SpendOutcome, Store, StoreError};
+
+/// The SQLite dialect of the schema (`migrations/sqlite/NNNN_*.sql`).
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a connection waits for another writer's lock before giving up with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections per pool on a file database. Writers are serialised by SQLite anyway; a few
+/// connections let readers proceed while one writes (WAL).
+const FILE_MAX_CONNECTIONS: u32 = 8;
+
+/// [`Store`] on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directory if missing) the database file at `path`,
+    /// in WAL mode with a 5 s busy timeout and foreign keys on, and applies the migrations.
+    ///
+    /// Several stores (in this process or others) may open the same file; they coordinate
+    /// through SQLite's file locks.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(sqlx::Error::Io)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // FULL syncs the WAL on every commit: a consumed proof must survive a power cut,
+            // or the same signature could be accepted twice after a restart.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        // WAL is a property of the file, set once here rather than by every pooled connection
+        // (see `enable_wal`); connections opened later inherit it.
+        enable_wal(&options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(FILE_MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        tracing::debug!(path = %path.display(), "opened SQLite store");
+        Self::migrated(pool).await
+    }
+
+    /// A fresh in-memory database, private to this store and gone when it is dropped.
+    ///
+    /// Each connection to `:memory:` would otherwise be its own empty database, so the pool
+    /// holds exactly one connection that is never closed for idleness or age: every caller
+    /// sees the same data (and calls are serialised, which SQLite would do for writes anyway).
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    /// The underlying pool, for callers that need a table this crate does not wrap yet.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection of the pool; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Applies pending migrations and wraps the pool.
+    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+        // sqlx's SQLite migrator takes no lock, so two processes opening a new file at once
+        // could both apply 0001. Holding the write lock serialises them: the second one finds
+        // the migration already recorded. (The migrator's own transaction nests as a savepoint.)
+        // `run_direct` rather than `run`: `run`'s `Acquire` bound makes this future fail the
+        // `Send` check (sqlx's own comment on `run_direct` names this workaround), and callers
+        // spawn `open` on multi-threaded runtimes.
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        MIGRATOR.run_direct(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Puts the database file in WAL mode (readers never block the writer, and vice versa).
+///
+/// Switching a file into WAL needs an exclusive lock that SQLite does not wait for:
+/// `busy_timeout` does not apply, and the pragma fails at once with `SQLITE_BUSY` while another
+/// connection is using a file that is still in rollback-journal mode. That happens when several
+/// stores or processes open a new file at the same moment, so the switch is retried here until
+/// [`BUSY_TIMEOUT`] has passed. Once the file is in WAL, the pragma is a no-op.
+async fn enable_wal(options: &SqliteConnectOptions) -> Result<(), StoreError> {
+    /// Pause between attempts; the lock holder is another opener's short setup transaction.
+    const RETRY_PAUSE: Duration = Duration::from_millis(10);
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut conn = SqliteConnection::connect_with(options).await?;
+    let outcome = loop {
+        let attempt = sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut conn)
+            .await;
+        match attempt {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => break Ok(()),
+            // SQLite answers with the mode it kept when WAL is impossible (e.g. a filesystem
+            // without shared memory); running without WAL would change the locking model.
+            Ok(mode) => {
+                break Err(StoreError::Backend(sqlx::Error::Configuration(
+                    format!("could not enable WAL journal mode; the database stays in {mode}")
+                        .into(),
+                )));
+            }
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(e) => break Err(e.into()),
+        }
+    };
+    // Closing is best effort: the outcome above is what matters to the caller.
+    if let Err(e) = conn.close().await {
+        tracing::debug!(error = %e, "closing the WAL setup connection failed");
+    }
+    outcome
+}
+
+/// `SQLITE_BUSY`, including its extended codes (connections report extended result codes).
+fn is_busy(error: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn reserve_challenge(
+        &self,
+        challenge_id: &str,
+        credential_digest: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<Reservation, StoreError> {
+        replay::reserve_challenge(&self.pool, challenge_id, credential_digest, expires_at).await
+    }
+
+    async fn complete_challenge(
+        &self,
+        challenge_id: &str,
+        credential_digest: &[u8; 32],
+        receipt: &str,
+    ) -> Result<(), StoreError> {
+        replay::complete_challenge(&self.pool, challenge_id, credential_digest, receipt).await
+    }
+
+    async fn release_challenge(
+        &self,
+        challenge_id: &str,
+        credential_digest: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        replay::release_challenge(&self.pool, challenge_id, credential_digest).await
+    }
+
+    async fn consume_proof(
+        &self,
+        proof: &str,
+        challenge_id: &str,
+    ) -> Result<ConsumeOutcome, StoreError> {
+        replay::consume_proof(&self.pool, proof, challenge_id).await
+    }
+
+    async fn release_proof(&self, proof: &str, challenge_id: &str) -> Result<(), StoreError> {
+        replay::release_proof(&self.pool, proof, challenge_id).await
+    }
+
+    async fn record_payment(&self, payment: &PaymentRecord) -> Result<(), StoreError> {
+        records::record_payment(&self.pool, payment).await
+    }
+
+    async fn list_payments(&self, limit: u32) -> Result<Vec<PaymentRecord>, StoreError> {
+        records::list_payments(&self.pool, limit).await
+    }
+
+    async fn add_spend(
+        &self,
+        scope: &str,
+        day: &str,
+        amount: u64,
+        cap: u64,
+    ) -> Result<SpendOutcome, StoreError> {
+        records::add_spend(&self.pool, scope, day, amount, cap).await
+    }
+
+    async fn refund_spend(&self, scope: &str, day: &str, amount: u64) -> Result<(), StoreError> {
+        records::refund_spend(&self.pool, scope, day, amount).await
+    }
+
+    async fn prune_expired(&self, now: i64) -> Result<u64, StoreError> {
+        records::prune_expired(&self.pool, now).await
+    }
+}
