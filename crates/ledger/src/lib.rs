@@ -21,6 +21,13 @@ use solana_message::compiled_instruction::CompiledInstruction;
 use solana_signature::Signature;
 use solana_transaction::versioned::VersionedTransaction;
 
+pub mod embedded;
+pub mod programs;
+pub mod rpc;
+pub mod rpc_server;
+mod token;
+mod tx_error;
+
 /// How final a transaction must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Commitment {

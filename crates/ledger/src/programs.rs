@@ -1,0 +1,67 @@
+//! Well-known program ids.
+
+use solana_address::Address;
+
+/// The System program.
+pub const SYSTEM_PROGRAM: Address = Address::from_str_const("11111111111111111111111111111111");
+/// The SPL Token program (p-token in LiteSVM 0.16, the same instruction set).
+pub const TOKEN_PROGRAM: Address =
+    Address::from_str_const("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+/// The Token-2022 program.
+pub const TOKEN_2022_PROGRAM: Address =
+    Address::from_str_const("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
+/// The Associated Token Account program.
+pub const ASSOCIATED_TOKEN_PROGRAM: Address =
+    Address::from_str_const("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL");
+/// The SPL Memo program, v1 (legacy).
+pub const MEMO_V1_PROGRAM: Address =
+    Address::from_str_const("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo");
+/// The SPL Memo program, v2 (what wallets use today).
+pub const MEMO_PROGRAM: Address =
+    Address::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
+/// The Compute Budget program.
+pub const COMPUTE_BUDGET_PROGRAM: Address =
+    Address::from_str_const("ComputeBudget111111111111111111111111111111");
+/// The Address Lookup Table program.
+pub const ADDRESS_LOOKUP_TABLE_PROGRAM: Address =
+    Address::from_str_const("AddressLookupTab1e1111111111111111111111111");
+/// The Rent sysvar.
+pub const SYSVAR_RENT: Address =
+    Address::from_str_const("SysvarRent111111111111111111111111111111111");
+/// The Clock sysvar.
+pub const SYSVAR_CLOCK: Address =
+    Address::from_str_const("SysvarC1ock11111111111111111111111111111111");
+/// The (deprecated) RecentBlockhashes sysvar, still passed to nonce instructions.
+pub const SYSVAR_RECENT_BLOCKHASHES: Address =
+    Address::from_str_const("SysvarRecentB1ockHashes11111111111111111111");
+/// The Instructions sysvar.
+pub const SYSVAR_INSTRUCTIONS: Address =
+    Address::from_str_const("Sysvar1nstructions1111111111111111111111111");
+
+/// Whether `program_id` is SPL Token or Token-2022.
+pub fn is_token_program(program_id: &Address) -> bool {
+    *program_id == TOKEN_PROGRAM || *program_id == TOKEN_2022_PROGRAM
+}
+
+/// Whether `program_id` is either Memo program.
+pub fn is_memo_program(program_id: &Address) -> bool {
+    *program_id == MEMO_PROGRAM || *program_id == MEMO_V1_PROGRAM
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_the_interface_crates() {
+        assert_eq!(TOKEN_PROGRAM, spl_token_interface::ID);
+        assert_eq!(TOKEN_2022_PROGRAM, spl_token_2022_interface::ID);
+        assert_eq!(
+            ASSOCIATED_TOKEN_PROGRAM,
+            spl_associated_token_account_interface::program::ID
+        );
+        assert_eq!(SYSTEM_PROGRAM, solana_system_interface::program::ID);
+        assert!(is_token_program(&TOKEN_2022_PROGRAM));
+        assert!(!is_token_program(&MEMO_PROGRAM));
+    }
+}
