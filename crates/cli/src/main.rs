@@ -22,6 +22,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole story in one process: embedded Solana ledger, a priced API, a paying agent.
+    Demo(cmd::demo::Args),
+    /// Serve an embedded Solana ledger as a JSON-RPC endpoint on loopback.
+    Localnet(cmd::localnet::Args),
+    /// Put prices on the routes of an upstream HTTP API (a paying reverse proxy).
+    Serve(cmd::serve::Args),
+    /// Fetch a URL, paying its 402 challenge within a spending limit (like curl).
+    Pay(cmd::pay::Args),
+    /// Create or show keypairs.
+    #[command(subcommand)]
+    Keys(cmd::keys::Command),
+    /// Work with receipts.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::Command),
     /// Adapter for the public MPP conformance harness.
     ///
     /// With no argument, reads one JSON request `{"schema":1,"op":…,"input":…}` on stdin and
@@ -33,8 +47,28 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MPPSOL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Keys(c) => cmd::keys::run(c),
+        other => runtime().and_then(|rt| {
+            rt.block_on(async move {
+                match other {
+                    Command::Demo(a) => cmd::demo::run(a).await,
+                    Command::Localnet(a) => cmd::localnet::run(a).await,
+                    Command::Serve(a) => cmd::serve::run(a).await,
+                    Command::Pay(a) => cmd::pay::run(a).await,
+                    Command::Receipt(c) => cmd::receipt::run(c).await,
+                    Command::Conformance(_) | Command::Keys(_) => Ok(()),
+                }
+            })
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,4 +77,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -32,7 +32,9 @@ impl Receipt {
         Self {
             status: STATUS_SUCCESS.to_owned(),
             method,
-            timestamp: at.to_string(),
+            // Second precision, like challenge expiries: peers parse it either way, and it
+            // reads better in logs.
+            timestamp: at.truncated_to_seconds().to_string(),
             reference: reference.into(),
             extra: Map::new(),
         }

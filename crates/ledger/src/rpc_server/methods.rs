@@ -226,6 +226,29 @@ pub(crate) async fn call(
                 .map_err(|e| RpcError::internal(format!("airdrop failed: {e}")))?;
             Ok(json!(signature.to_string()))
         }
+        // Not a Solana method: the dev faucet for tokens, so other SDKs' test wallets on
+        // `mppsol localnet` can hold the dev mints. Params: owner, mint, amount (base units);
+        // returns the owner's token account.
+        "mppsol_mintTokens" => {
+            let owner = address(&p.required::<String>(0, "owner")?)?;
+            let mint = address(&p.required::<String>(1, "mint")?)?;
+            let amount: u64 = p.required(2, "amount")?;
+            let account = ledger
+                .mint_tokens(&mint, &owner, amount)
+                .await
+                .map_err(|e| RpcError::invalid_params(format!("mint failed: {e}")))?;
+            Ok(json!(account.to_string()))
+        }
+        // Not a Solana method: the dev mints of this localnet.
+        "mppsol_devMints" => {
+            let m = ledger.dev_mints();
+            Ok(json!({
+                "usdc": {"mint": m.usdc.address.to_string(), "decimals": m.usdc.decimals,
+                         "tokenProgram": m.usdc.token_program.to_string()},
+                "usdc2022": {"mint": m.usdc_2022.address.to_string(), "decimals": m.usdc_2022.decimals,
+                             "tokenProgram": m.usdc_2022.token_program.to_string()},
+            }))
+        }
         "sendTransaction" => transactions::send_transaction(ledger, &p).await,
         "simulateTransaction" => transactions::simulate_transaction(ledger, &p).await,
         "getSignatureStatuses" => {

@@ -1,0 +1,274 @@
+//! `mppsol serve --config mppsol.toml`: a reverse proxy that puts prices on the routes of any
+//! upstream HTTP API. Priced routes answer 402 until paid; everything else passes through.
+//! Configuration: flags, then environment, then the TOML file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use mpp::{Amount, ChallengeKeyring, PriceTag, ReceiptSigner};
+use mppsol_client::signer::load_keypair_file;
+use mppsol_ledger::Ledger;
+use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
+use mppsol_server::{Offer, PaidApi, PaymentConfig, PushBinding, SolanaCharge, SolanaChargeConfig};
+use mppsol_solana::network::Network;
+use serde::Deserialize;
+
+use super::common::{challenge_secret, rpc_ledger};
+
+/// Arguments of `mppsol serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The TOML configuration.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Listen address (overrides `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Upstream base URL (overrides `upstream`).
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Database: `postgres://…`, `sqlite:…` or a file path (overrides `database`).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Solana JSON-RPC URL, or `embedded` (overrides `solana.rpc_url`).
+    #[arg(long, env = "MPPSOL_RPC_URL")]
+    rpc_url: Option<String>,
+}
+
+/// The TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address, e.g. `127.0.0.1:8402`.
+    pub listen: Option<SocketAddr>,
+    /// Upstream base URL.
+    pub upstream: Option<String>,
+    /// Protection space.
+    pub realm: String,
+    /// Database location (default: `mppsol.db` beside the config).
+    pub database: Option<String>,
+    /// Challenge secret file (created on first run).
+    pub secret_file: Option<PathBuf>,
+    /// Receipt-signing keypair file (receipts unsigned without it).
+    pub receipt_keypair: Option<PathBuf>,
+    /// The Solana method.
+    pub solana: SolanaSection,
+    /// Priced routes.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteSection>,
+}
+
+/// `[solana]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolanaSection {
+    /// `mainnet`, `devnet` or `localnet`.
+    pub network: String,
+    /// JSON-RPC URL or `embedded`.
+    pub rpc_url: Option<String>,
+    /// Who is paid (owner address).
+    pub recipient: String,
+    /// Sponsor fees with this keypair file.
+    pub fee_payer_keypair: Option<PathBuf>,
+    /// `reference` (default) or `spec`.
+    pub push_binding: Option<String>,
+}
+
+/// `[[route]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// HTTP method.
+    pub method: String,
+    /// Exact path.
+    pub path: String,
+    /// Base units.
+    pub amount: String,
+    /// `sol` or a mint.
+    pub currency: String,
+    /// Shown to payers.
+    pub description: Option<String>,
+}
+
+/// Runs the proxy until interrupted.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let file: FileConfig = toml::from_str(&text).context("parsing the configuration")?;
+    let base = args.config.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8402)));
+    let upstream = args
+        .upstream
+        .or(file.upstream.clone())
+        .context("no upstream: set `upstream` or --upstream")?;
+    let app = build(&file, &base, &upstream, args.database_url, args.rpc_url).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    eprintln!(
+        "mppsol serve: {} -> {upstream}, {} priced route(s)",
+        listener.local_addr()?,
+        file.routes.len()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+}
+
+/// Builds the proxy application (also used by tests and benchmarks).
+pub async fn build(
+    file: &FileConfig,
+    base: &Path,
+    upstream: &str,
+    database_url: Option<String>,
+    rpc_url: Option<String>,
+) -> anyhow::Result<Router> {
+    let network: Network = file.solana.network.parse()?;
+    let recipient = mppsol_solana::charge::request::parse_address(&file.solana.recipient)
+        .context("solana.recipient is not a base58 address")?;
+    let db = database_url
+        .or(file.database.clone())
+        .unwrap_or_else(|| base.join("mppsol.db").display().to_string());
+    let store = mppsol_store::open_store(&db)
+        .await
+        .context("opening the database")?;
+    let rpc = rpc_url
+        .or(file.solana.rpc_url.clone())
+        .unwrap_or_else(|| "embedded".into());
+    let ledger: Arc<dyn Ledger> = if rpc == "embedded" {
+        Arc::new(EmbeddedLedger::new(EmbeddedConfig::default()).await?)
+    } else {
+        rpc_ledger(&rpc, network.as_str())?
+    };
+    let mut cfg = SolanaChargeConfig::new(network, recipient);
+    if let Some(p) = &file.solana.fee_payer_keypair {
+        let k = load_keypair_file(&base.join(p)).context("loading solana.fee_payer_keypair")?;
+        cfg = cfg.with_fee_payer(Arc::new(k));
+    }
+    cfg.push_binding = match file.solana.push_binding.as_deref() {
+        None | Some("reference") => PushBinding::Reference,
+        Some("spec") => PushBinding::Spec,
+        Some(other) => bail!("push_binding must be `reference` or `spec`, not `{other}`"),
+    };
+    let method = Arc::new(SolanaCharge::new(cfg, ledger, store.clone()));
+    let secret_path = base.join(
+        file.secret_file
+            .clone()
+            .unwrap_or_else(|| "challenge.key".into()),
+    );
+    let mut config = PaymentConfig::new(
+        file.realm.clone(),
+        ChallengeKeyring::new(challenge_secret(&secret_path)?),
+        store,
+    );
+    if let Some(p) = &file.receipt_keypair {
+        let k = load_keypair_file(&base.join(p)).context("loading receipt_keypair")?;
+        config = config.with_receipt_signer(ReceiptSigner::from_seed(k.secret_bytes().to_owned()));
+    }
+    let api = PaidApi::new(file.realm.clone(), config);
+    let proxy = Proxy {
+        http: reqwest::Client::new(),
+        upstream: upstream.trim_end_matches('/').to_owned(),
+    };
+    let mut router = Router::new().route("/openapi.json", get(api.handler()));
+    for r in &file.routes {
+        let amount: Amount = r
+            .amount
+            .parse()
+            .with_context(|| format!("route {} {}: amount", r.method, r.path))?;
+        let http_method: axum::http::Method = r.method.to_ascii_uppercase().parse()?;
+        let price = PriceTag {
+            amount,
+            currency: r.currency.clone(),
+            recipient: None,
+            description: r.description.clone(),
+            external_id: None,
+        };
+        let m = http_method.clone();
+        // Only the configured HTTP method is priced; others on the same path pass through.
+        let offer = Offer::dynamic(method.clone(), move |parts| {
+            (parts.method == m).then(|| price.clone())
+        });
+        router = router.route(
+            &r.path,
+            any(forward)
+                .layer(api.layer(http_method.as_str(), &r.path, vec![offer]))
+                .with_state(proxy.clone()),
+        );
+    }
+    Ok(router.fallback(any(forward).with_state(proxy)))
+}
+
+#[derive(Clone)]
+struct Proxy {
+    http: reqwest::Client,
+    upstream: String,
+}
+
+/// Hop-by-hop headers, plus the payment credential: a bearer token the upstream must not see.
+fn dropped(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "host"
+            | "authorization"
+            | "content-length"
+    )
+}
+
+async fn forward(State(p): State<Proxy>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let bytes = match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
+    };
+    let mut out = p
+        .http
+        .request(parts.method.clone(), format!("{}{path}", p.upstream));
+    for (k, v) in &parts.headers {
+        if !dropped(k) {
+            out = out.header(k, v);
+        }
+    }
+    let resp = match out.body(bytes).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e.without_url(), "upstream unreachable");
+            return (StatusCode::BAD_GATEWAY, "upstream unreachable").into_response();
+        }
+    };
+    let status = resp.status();
+    let mut builder = Response::builder().status(status);
+    for (k, v) in resp.headers() {
+        if !dropped(k) && k != header::CONTENT_LENGTH {
+            builder = builder.header(k, v);
+        }
+    }
+    match resp.bytes().await {
+        Ok(b) => builder
+            .body(Body::from(b))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()),
+        Err(_) => (StatusCode::BAD_GATEWAY, "upstream body failed").into_response(),
+    }
+}
