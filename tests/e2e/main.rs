@@ -5,4 +5,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod charge;
+mod interop_solana_mpp;
+mod interop_solana_pay_kit;
 mod refusals;

@@ -1,0 +1,1 @@
+//! Interop with `@solana/mpp` (npm): see interop/js.

@@ -1,0 +1,1 @@
+//! Interop with `solana-pay-kit` (PyPI): see interop/py.
