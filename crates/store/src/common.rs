@@ -64,6 +64,31 @@ pub(crate) fn classify_reservation(
     }
 }
 
+/// Reads a `payments` row; one mapping for both backends (only the SQL differs by dialect).
+pub(crate) fn payment_from_row<'r, R>(row: &'r R) -> Result<crate::PaymentRecord, StoreError>
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(crate::PaymentRecord {
+        challenge_id: row.try_get("challenge_id")?,
+        role: row.try_get("role")?,
+        method: row.try_get("method")?,
+        intent: row.try_get("intent")?,
+        reference: row.try_get("reference")?,
+        amount: amount_from_db(row.try_get("amount")?, "payments.amount")?,
+        currency: row.try_get("currency")?,
+        recipient: row.try_get("recipient")?,
+        payer: row.try_get("payer")?,
+        realm: row.try_get("realm")?,
+        receipt: row.try_get("receipt")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,8 @@
 //! Payment records, daily budgets and pruning on PostgreSQL: `payments`, `daily_spend`.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use crate::common::{amount_from_db, amount_to_db, cap_to_db};
+use crate::common::{amount_from_db, amount_to_db, cap_to_db, payment_from_row};
 use crate::{PaymentRecord, SpendOutcome, StoreError};
 
 /// Inserts one payment; a second record for the same (role, challenge) is a conflict.
@@ -57,23 +56,6 @@ pub(super) async fn list_payments(
     .fetch_all(pool)
     .await?;
     rows.iter().map(payment_from_row).collect()
-}
-
-fn payment_from_row(row: &PgRow) -> Result<PaymentRecord, StoreError> {
-    Ok(PaymentRecord {
-        challenge_id: row.try_get("challenge_id")?,
-        role: row.try_get("role")?,
-        method: row.try_get("method")?,
-        intent: row.try_get("intent")?,
-        reference: row.try_get("reference")?,
-        amount: amount_from_db(row.try_get("amount")?, "payments.amount")?,
-        currency: row.try_get("currency")?,
-        recipient: row.try_get("recipient")?,
-        payer: row.try_get("payer")?,
-        realm: row.try_get("realm")?,
-        receipt: row.try_get("receipt")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 /// One conditional upsert. The `SELECT … WHERE $3 <= $4` inserts nothing when the amount alone
