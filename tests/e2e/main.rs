@@ -8,3 +8,4 @@ mod charge;
 mod interop_solana_mpp;
 mod interop_solana_pay_kit;
 mod refusals;
+mod refusals_fee_payer;

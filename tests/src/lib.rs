@@ -287,7 +287,12 @@ impl TestStack {
 
     /// Starts another server on the same ledger and store (several instances, one database).
     pub async fn spawn_instance(&self) -> String {
-        let mut cfg = SolanaChargeConfig::new(Network::Localnet, self.recipient.pubkey());
+        self.spawn_instance_on(Network::Localnet).await
+    }
+
+    /// Starts another instance that believes it settles on `network` (same secret and realm).
+    pub async fn spawn_instance_on(&self, network: Network) -> String {
+        let mut cfg = SolanaChargeConfig::new(network, self.recipient.pubkey());
         if self.opts.sponsored {
             cfg = cfg.with_fee_payer(self.fee_payer.clone());
         }
