@@ -72,7 +72,13 @@ impl SolanaChargeConfig {
             commitment: Commitment::Confirmed,
             confirm_timeout: Duration::from_secs(30),
             splits: Vec::new(),
-            blockhash_ttl: Duration::from_secs(5),
+            // A cluster retires a blockhash after 150 slots (about a minute), so a few seconds of
+            // reuse is safe there. A localnet (ours advances a slot per landed transaction) can
+            // retire it within a second under load, so it gets a fresh one per challenge.
+            blockhash_ttl: match network {
+                Network::Localnet => Duration::ZERO,
+                _ => Duration::from_secs(5),
+            },
         }
     }
 
