@@ -405,10 +405,11 @@ fn solana_mpp_client_pays_mppsol_serve_pull() {
 
     // Another payment, whose SDK credential is then sent a second time: it must not be
     // charged twice. A second payer, because the SDK's transaction for the same payer, amount
-    // and blockhash is byte-identical and `mppsol serve` reuses one blockhash for 5 s, so the
-    // same payer paying again at once is refused ("signature already consumed"; reported as an
-    // mppsol bug). The replay's status is not asserted: mppsol answers 200 and serves the
-    // resource again, which the charge intent's single-use rule forbids (also reported).
+    // and blockhash is byte-identical and `mppsol serve` may hand out its cached blockhash again
+    // (5 s at the time of writing), so the same payer paying again at once can be refused
+    // ("signature already consumed"; reported as an mppsol bug). The replay's status is not
+    // asserted: mppsol answers 200 and serves the resource again, which the charge intent's
+    // single-use rule forbids (also reported).
     let (payer2_file, payer2) = chain.account("payer2", 0, 5_000_000);
     let payer2_usdc = chain.usdc_of(&payer2);
     let replayed = solana_mpp_pay_replay(&chain, &url, &payer2_file);
