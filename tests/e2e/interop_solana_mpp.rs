@@ -9,26 +9,17 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use mppsol_e2e::{Kill, free_port, rpc};
 use mppsol_solana::token::{TokenProgram, associated_token_address};
 use serde_json::{Value, json};
 use solana_address::Address;
 
 const PRICE: u64 = 25_000;
 const UPSTREAM_BODY: &str = "{\"forecast\":\"sunny\"}";
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,14 +87,6 @@ fn tmp(tag: &str) -> PathBuf {
     d
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_listening(port: u16, child: &mut Kill) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -113,27 +96,6 @@ fn wait_listening(port: u16, child: &mut Kill) {
         assert!(Instant::now() < deadline, "port {port} never opened");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let v: Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("json-rpc request")
-            .json()
-            .await
-            .expect("json-rpc reply")
-    });
-    assert!(v.get("error").is_none(), "{method}: {v}");
-    v["result"].clone()
 }
 
 /// A funded local chain: `mppsol localnet` and its dev USDC mint (SPL Token, 6 decimals).

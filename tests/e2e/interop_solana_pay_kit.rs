@@ -10,10 +10,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use mppsol_e2e::{Kill, free_port, rpc};
 use serde_json::{Value, json};
 
 /// The price of every route here: 0.025 of the 6-decimal dev USDC.
@@ -85,15 +86,6 @@ fn run(mut c: Command) -> Output {
     c.output().expect("spawn")
 }
 
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Where a long-running child's stderr goes: `<dir>/<name>.log` (kept when a test fails).
 fn log_to(dir: &Path, name: &str) -> Stdio {
     Stdio::from(std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file"))
@@ -123,41 +115,12 @@ fn scratch(tag: &str) -> PathBuf {
     d
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "port {port} never opened");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let v: Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("json-rpc request")
-            .json()
-            .await
-            .expect("json-rpc reply")
-    });
-    assert!(v.get("error").is_none(), "{method}: {v}");
-    v["result"].clone()
 }
 
 /// `mppsol localnet` plus two funded wallets: a seller (recipient and fee payer, with an empty

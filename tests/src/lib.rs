@@ -414,3 +414,45 @@ pub async fn present(
     let body = r.json().await.unwrap_or(serde_json::Value::Null);
     (status, body, receipt)
 }
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One blocking JSON-RPC call (tests drive `mppsol localnet` from plain threads); asserts
+/// that no error came back and returns `result`.
+pub fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("json-rpc request")
+            .json()
+            .await
+            .expect("json-rpc reply")
+    });
+    assert!(v.get("error").is_none(), "{method}: {v}");
+    v["result"].clone()
+}

@@ -40,9 +40,3 @@ pub fn problem_response(
     }
     resp
 }
-
-/// The same as [`problem_response`], for a 402 challenge list (used by handlers that price
-/// inside the handler rather than through the layer).
-pub fn challenge_response(problem: Problem, challenges: &[Challenge]) -> Response {
-    problem_response(problem, challenges, None)
-}
