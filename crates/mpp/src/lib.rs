@@ -97,7 +97,8 @@ pub use header::www_authenticate::{
     format_www_authenticate, parse_challenge, parse_www_authenticate, parse_www_authenticate_fields,
 };
 pub use method::{
-    BoxFuture, ClientMethod, MethodError, PriceTag, Quote, ServerMethod, VerifyContext,
+    BoxFuture, ChallengeUse, ClientMethod, MethodError, PriceTag, Quote, ServerMethod, Settlement,
+    VerifyContext,
 };
 pub use names::{IntentName, MethodName};
 pub use problem::{PROBLEM_BASE, PROBLEM_CONTENT_TYPE, Problem, ProblemType};

@@ -43,6 +43,40 @@ pub struct VerifyContext {
     pub price: PriceTag,
     /// The time to judge expiry by.
     pub now: Timestamp,
+    /// The request's `Idempotency-Key` header, when sent (sessions use it to make retries of a
+    /// metered request exactly-once).
+    pub idempotency_key: Option<String>,
+}
+
+/// How a challenge may be presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeUse {
+    /// Each challenge pays for one request and must be unexpired (charge). The server reserves
+    /// it so a second credential on the same challenge is refused.
+    SingleUse,
+    /// The challenge anchors a reusable relationship (session): the method enforces replay
+    /// protection itself (cumulative vouchers, channel state) and decides which actions need an
+    /// unexpired challenge.
+    Reusable,
+}
+
+/// What a verified credential entitles the request to.
+#[derive(Debug, Clone)]
+pub enum Settlement {
+    /// Serve the resource with this receipt.
+    Serve(Receipt),
+    /// A payment-control action (open a channel, top up, close): answer 200 with the receipt and
+    /// do not run the handler, so control messages are never charged as content.
+    Control(Receipt),
+}
+
+impl Settlement {
+    /// The receipt, whichever kind.
+    pub fn receipt(&self) -> &Receipt {
+        match self {
+            Settlement::Serve(r) | Settlement::Control(r) => r,
+        }
+    }
 }
 
 /// The amount, asset and payee a challenge asks for, read before anything is signed so a
@@ -79,6 +113,22 @@ pub trait ServerMethod: Send + Sync {
         credential: &'a Credential,
         ctx: &'a VerifyContext,
     ) -> BoxFuture<'a, Result<Receipt, MethodError>>;
+
+    /// How this method's challenges may be presented. Charge-like methods keep the default.
+    fn challenge_use(&self) -> ChallengeUse {
+        ChallengeUse::SingleUse
+    }
+
+    /// Verifies a credential and says whether to serve the resource. The default serves
+    /// whatever [`ServerMethod::verify`] accepts; session methods override it to answer their
+    /// control actions themselves.
+    fn settle<'a>(
+        &'a self,
+        credential: &'a Credential,
+        ctx: &'a VerifyContext,
+    ) -> BoxFuture<'a, Result<Settlement, MethodError>> {
+        Box::pin(async move { self.verify(credential, ctx).await.map(Settlement::Serve) })
+    }
 }
 
 /// Client side of a payment method.
@@ -97,6 +147,21 @@ pub trait ClientMethod: Send + Sync {
         &'a self,
         challenge: &'a Challenge,
     ) -> BoxFuture<'a, Result<Credential, MethodError>>;
+
+    /// Whether a successful answer to `credential` was a control step (a session open or top-up)
+    /// after which the same request must be sent again with a fresh credential from
+    /// [`ClientMethod::create_credential`].
+    fn needs_followup(&self, _credential: &Credential) -> bool {
+        false
+    }
+
+    /// Called with the receipt of a successful paid answer, so stateful methods (sessions) can
+    /// reconcile their local view with the server's.
+    fn on_receipt(&self, _challenge: &Challenge, _receipt: &Receipt) {}
+
+    /// Called when the server refused `credential` with `problem`, so stateful methods can
+    /// resynchronise (a session learns the server's accepted amount).
+    fn on_refusal(&self, _credential: &Credential, _problem: &serde_json::Value) {}
 }
 
 /// A method's refusal or failure, carrying the problem type the server should answer with.
@@ -110,6 +175,8 @@ pub struct MethodError {
     pub retryable: bool,
     /// The underlying cause, for logs only.
     pub source: Option<Box<dyn StdError + Send + Sync>>,
+    /// Problem-details extension members (a session's `acceptedCumulative`, say), safe to show.
+    pub extensions: Map<String, Value>,
 }
 
 impl MethodError {
@@ -120,6 +187,7 @@ impl MethodError {
             detail: detail.into(),
             retryable: false,
             source: None,
+            extensions: Map::new(),
         }
     }
 
@@ -131,6 +199,12 @@ impl MethodError {
     /// Marks the error as transient.
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+
+    /// Adds a problem-details extension member.
+    pub fn with_extension(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.into(), value.into());
         self
     }
 

@@ -7,9 +7,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 use mpp::{
-    B64Json, Challenge, ChallengeError, Credential, MethodError, PriceTag, Problem, ProblemType,
-    Receipt, VerifyContext, format_payment_receipt, parse_accept_payment, parse_authorization,
-    parse_payment_receipt, rank_offers,
+    B64Json, Challenge, ChallengeError, ChallengeUse, Credential, MethodError, PriceTag, Problem,
+    ProblemType, Receipt, Settlement, VerifyContext, format_payment_receipt, parse_accept_payment,
+    parse_authorization, parse_payment_receipt, rank_offers,
 };
 use mppsol_store::{PaymentRecord, Reservation};
 use sha2::{Digest, Sha256};
@@ -131,8 +131,16 @@ async fn redeem(
         )
         .await;
     }
+    // A reusable (session) challenge keeps anchoring its channel after `expires`; the method
+    // decides which of its actions need an unexpired one. The HMAC is checked either way.
+    let reusable = fresh.priced.iter().any(|(o, _)| {
+        *o.method.method() == ch.method
+            && *o.method.intent() == ch.intent
+            && o.method.challenge_use() == ChallengeUse::Reusable
+    });
     match ch.verify(&config.keys, now, &config.verify) {
         Ok(()) => {}
+        Err(ChallengeError::Expired(_)) if reusable => {}
         Err(ChallengeError::Expired(_)) => {
             return refuse(fresh, ProblemType::PaymentExpired, "challenge expired").await;
         }
@@ -151,7 +159,9 @@ async fn redeem(
         )
         .await;
     }
-    if ch.check_body(fresh.body).is_err() {
+    // A session challenge is presented again with later requests whose bodies differ; the
+    // channel's cumulative accounting, not the body, binds those.
+    if !reusable && ch.check_body(fresh.body).is_err() {
         return refuse(
             fresh,
             ProblemType::VerificationFailed,
@@ -171,6 +181,20 @@ async fn redeem(
         )
         .await;
     };
+
+    let ctx = VerifyContext {
+        price: price.clone(),
+        now,
+        idempotency_key: fresh
+            .parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    if reusable {
+        return settle_reusable(fresh, offer, &credential, &ctx).await;
+    }
 
     let digest: [u8; 32] = Sha256::digest(header_value.trim().as_bytes()).into();
     let expires_at = ch.expires_at().map_or(now.unix(), |t| t.unix());
@@ -211,10 +235,6 @@ async fn redeem(
         }
     }
 
-    let ctx = VerifyContext {
-        price: price.clone(),
-        now,
-    };
     match offer.method.verify(&credential, &ctx).await {
         Ok(mut receipt) => {
             if let Some(signer) = &config.receipt_signer {
@@ -261,6 +281,49 @@ async fn redeem(
     }
 }
 
+/// A session-style credential: the method keeps its own replay state (cumulative vouchers,
+/// channel status), so no challenge reservation; control actions are answered here.
+async fn settle_reusable(
+    fresh: &FreshChallenges<'_>,
+    offer: &Offer,
+    credential: &Credential,
+    ctx: &VerifyContext,
+) -> Outcome {
+    let config = fresh.config;
+    match offer.method.settle(credential, ctx).await {
+        Ok(settlement) => {
+            let control = matches!(settlement, Settlement::Control(_));
+            let (Settlement::Serve(mut receipt) | Settlement::Control(mut receipt)) = settlement;
+            if let Some(signer) = &config.receipt_signer {
+                signer.sign(&mut receipt);
+            }
+            let header = format_payment_receipt(&receipt);
+            if control {
+                return Outcome::Refused(control_response(&receipt, &header));
+            }
+            paid(receipt, header, credential, ctx.price.clone())
+        }
+        Err(e) => method_refusal(fresh, e).await,
+    }
+}
+
+/// 200 for a payment-control action: the receipt in the header and, for clients that read
+/// bodies, in the body; the protected handler does not run.
+fn control_response(receipt: &Receipt, header: &str) -> Response {
+    let body = serde_json::Value::Object(receipt.to_json()).to_string();
+    let mut resp = Response::new(axum::body::Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::try_from(header) {
+        h.insert(mpp::field::PAYMENT_RECEIPT, v);
+    }
+    resp
+}
+
 fn paid(receipt: Receipt, header: String, credential: &Credential, price: PriceTag) -> Outcome {
     Outcome::Paid(Box::new(PaidRequest {
         receipt,
@@ -276,7 +339,9 @@ async fn method_refusal(fresh: &FreshChallenges<'_>, e: MethodError) -> Outcome 
         warn!(error = %e, cause = ?e.source, "payment verification could not complete");
         return unavailable(fresh, &e.detail).await;
     }
-    refuse(fresh, e.problem, e.detail).await
+    let mut p = Problem::new(e.problem).with_detail(e.detail);
+    p.extensions.extend(e.extensions);
+    Outcome::Refused(fresh.respond(p).await)
 }
 
 async fn refuse(fresh: &FreshChallenges<'_>, t: ProblemType, detail: impl Into<String>) -> Outcome {

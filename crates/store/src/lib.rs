@@ -16,11 +16,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub mod channels;
 mod common;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
 
+pub use channels::{
+    ChannelRecord, ChannelStore, ClientChannel, CloseStart, Debit, DebitOutcome, SessionStatus,
+};
 pub use model::PaymentRecord;
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
@@ -131,10 +135,10 @@ pub enum StoreError {
     InvalidUrl(String),
 }
 
-/// Durable state for servers (replay protection, payment records) and clients (payment records,
-/// daily budgets).
+/// Durable state for servers (replay protection, payment records, session channels) and clients
+/// (payment records, daily budgets, their channels).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ChannelStore + Send + Sync {
     /// Reserves `challenge_id` for the credential whose SHA-256 is `credential_digest`.
     /// `expires_at` (Unix seconds) lets old rows be pruned.
     async fn reserve_challenge(

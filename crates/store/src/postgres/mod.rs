@@ -152,3 +152,17 @@ impl Store for PgStore {
         records::prune_expired(&self.pool, now).await
     }
 }
+
+/// Opens a write transaction (see the module notes on locking).
+async fn begin_write(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin().await
+}
+
+/// The channel queries are written with `$n` placeholders.
+fn dialect(sql: &str) -> String {
+    sql.to_owned()
+}
+
+crate::channels::channel_store_impl!(PgStore, begin_write, dialect);

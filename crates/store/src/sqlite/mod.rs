@@ -234,3 +234,17 @@ impl Store for SqliteStore {
         records::prune_expired(&self.pool, now).await
     }
 }
+
+/// Opens a write transaction (see the module notes on locking).
+async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The channel queries are written with `$n` placeholders.
+fn dialect(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+crate::channels::channel_store_impl!(SqliteStore, begin_write, dialect);

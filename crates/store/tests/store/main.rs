@@ -8,6 +8,7 @@
 //!
 //! Concurrency cases get two stores (two pools) on the same database.
 
+mod channels;
 mod concurrency;
 mod harness;
 mod lifecycle;
@@ -109,8 +110,13 @@ store_suite! {
             => refund_never_goes_below_zero,
         crate::records::spend_amounts_above_i64_max_are_refused
             => spend_amounts_above_i64_max_are_refused,
+        crate::channels::channel_debits_are_compare_and_set_and_idempotent
+            => channel_debits_are_compare_and_set_and_idempotent,
+        crate::channels::forced_close_stops_metering => forced_close_stops_metering,
+        crate::channels::client_channels_only_move_forward => client_channels_only_move_forward,
     ],
     pair: [
+        crate::channels::concurrent_debits_never_over_count => concurrent_debits_never_over_count,
         crate::concurrency::concurrent_consumes_of_one_proof_have_exactly_one_winner
             => concurrent_consumes_of_one_proof_have_exactly_one_winner,
         crate::concurrency::concurrent_adds_never_pass_the_cap
