@@ -9,8 +9,10 @@
 //! | [`charge::build`] | the client's transfer transaction, partial signing |
 //! | [`charge::verify`] | the server's checks: allowlist, fee-payer safety, legs, balances, co-signing |
 //! | [`token`] | program ids, ATA derivation, Token-2022 transfer-fee arithmetic |
+//! | [`channel`] | the payment-channel program's interface: vouchers, PDAs, splits, state, instructions |
 //! | [`network`] | `mainnet` / `devnet` / `localnet` |
 
+pub mod channel;
 pub mod charge;
 pub mod error;
 pub mod network;

@@ -1,0 +1,75 @@
+//! `topUp` (3): the payer adds to the escrow while the channel is `Open`.
+//! Data: `amount u64`. Accounts: payer (s,w), channel (w), payerTokenAccount (w),
+//! channelTokenAccount (w), mint, tokenProgram.
+
+use pinocchio::{AccountView, Address, ProgramResult, error::ProgramError};
+
+use crate::error::{ChannelError, fail};
+use crate::state::{Channel, status};
+use crate::token::{self, RoleErrors, TokenCtx};
+use crate::{exact_accounts, require_signer, require_writable};
+
+#[inline(always)]
+pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> ProgramResult {
+    exact_accounts(accounts, 6)?;
+    if rest.len() != 8 {
+        return fail(ChannelError::InvalidInstructionData);
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(rest);
+    let amount = u64::from_le_bytes(b);
+    let payer = &accounts[0];
+    let channel = &accounts[1];
+    let payer_ata = &accounts[2];
+    let escrow = &accounts[3];
+    let mint = &accounts[4];
+    let token_program = &accounts[5];
+    require_signer(payer)?;
+    require_writable(payer_ata)?;
+    require_writable(escrow)?;
+    let mut ch = Channel::empty();
+    Channel::load(channel, program_id, &mut ch)?;
+    if payer.address() != &ch.payer {
+        return fail(ChannelError::InvalidChannelPayer);
+    }
+    if ch.status != status::OPEN {
+        return fail(ChannelError::InvalidChannelStatus);
+    }
+    if amount == 0 {
+        return fail(ChannelError::DepositMustBeNonZero);
+    }
+    let deposit = ch
+        .deposit
+        .checked_add(amount)
+        .ok_or_else(|| ProgramError::from(ChannelError::TopUpDepositOverflow))?;
+    if mint.address() != &ch.mint {
+        return fail(ChannelError::InvalidChannelMint);
+    }
+    token::check_token_program(token_program)?;
+    let decimals = token::check_mint(mint, token_program)?;
+    let tp = token_program.address();
+    if !token::is_ata(escrow.address(), channel.address(), &ch.mint, tp) {
+        return fail(ChannelError::InvalidChannelTokenAccount);
+    }
+    if !token::is_ata(payer_ata.address(), &ch.payer, &ch.mint, tp) {
+        return fail(ChannelError::PayerAccountMismatch);
+    }
+    token::require_usable(
+        escrow,
+        &ch.mint,
+        channel.address(),
+        tp,
+        &RoleErrors {
+            invalid: ChannelError::InvalidChannelTokenAccount,
+            extensions: ChannelError::InvalidChannelTokenExtensions,
+        },
+    )?;
+    let ctx = TokenCtx {
+        program: token_program,
+        mint,
+        decimals,
+    };
+    token::transfer(&ctx, payer_ata, escrow, payer, amount, &[])?;
+    ch.deposit = deposit;
+    ch.store(channel)
+}

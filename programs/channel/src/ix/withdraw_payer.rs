@@ -1,0 +1,100 @@
+//! `withdrawPayer` (8): the payer's one-shot refund of `deposit - settled` from a `Sealed`
+//! channel; does not close anything. No data. Accounts: payer (s), channel (w),
+//! channelTokenAccount (w), payerTokenAccount (w), mint, tokenProgram.
+
+use pinocchio::{AccountView, Address, ProgramResult, cpi::{Seed, Signer}, error::ProgramError};
+
+use crate::error::{ChannelError, fail};
+use crate::state::{CHANNEL_SEED, Channel, SeedBytes, check_channel_address, status};
+use crate::token::{self, RoleErrors, TokenCtx};
+use crate::{Now, exact_accounts, no_args, now, require_signer, require_writable, stamp};
+
+#[inline(always)]
+pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> ProgramResult {
+    exact_accounts(accounts, 6)?;
+    no_args(rest)?;
+    let payer = &accounts[0];
+    let channel = &accounts[1];
+    let escrow = &accounts[2];
+    let payer_ata = &accounts[3];
+    let mint = &accounts[4];
+    let token_program = &accounts[5];
+    require_signer(payer)?;
+    require_writable(escrow)?;
+    require_writable(payer_ata)?;
+    let mut ch = Channel::empty();
+    Channel::load(channel, program_id, &mut ch)?;
+    if payer.address() != &ch.payer {
+        return fail(ChannelError::InvalidChannelPayer);
+    }
+    if ch.status != status::SEALED {
+        return fail(ChannelError::InvalidChannelStatus);
+    }
+    if ch.payer_withdrawn_at != 0 {
+        return fail(ChannelError::PayerAlreadyWithdrawn);
+    }
+    let refund = ch
+        .deposit
+        .checked_sub(ch.settled)
+        .ok_or_else(|| ProgramError::from(ChannelError::RefundCalculationOverflow))?;
+    if mint.address() != &ch.mint {
+        return fail(ChannelError::InvalidChannelMint);
+    }
+    token::check_token_program(token_program)?;
+    let decimals = token::check_mint(mint, token_program)?;
+    let tp = token_program.address();
+    if !token::is_ata(escrow.address(), channel.address(), &ch.mint, tp) {
+        return fail(ChannelError::InvalidChannelTokenAccount);
+    }
+    if !token::is_ata(payer_ata.address(), &ch.payer, &ch.mint, tp) {
+        return fail(ChannelError::PayerAccountMismatch);
+    }
+    token::require_usable(
+        escrow,
+        &ch.mint,
+        channel.address(),
+        tp,
+        &RoleErrors {
+            invalid: ChannelError::InvalidChannelTokenAccount,
+            extensions: ChannelError::InvalidChannelTokenExtensions,
+        },
+    )?;
+    token::require_usable(
+        payer_ata,
+        &ch.mint,
+        &ch.payer,
+        tp,
+        &RoleErrors {
+            invalid: ChannelError::InvalidPayerTokenAccount,
+            extensions: ChannelError::InvalidPayerTokenExtensions,
+        },
+    )?;
+    let mut clock = Now { slot: 0, unix: 0 };
+    now(&mut clock)?;
+    ch.payer_withdrawn_at = stamp(clock.unix);
+    ch.store(channel)?;
+
+    if refund > 0 {
+        let mut sb = SeedBytes::empty();
+        SeedBytes::of(&ch, &mut sb);
+        check_channel_address(channel.address(), &sb, program_id)?;
+        let seeds = [
+            Seed::from(CHANNEL_SEED),
+            Seed::from(&sb.payer),
+            Seed::from(&sb.payee),
+            Seed::from(&sb.mint),
+            Seed::from(&sb.signer),
+            Seed::from(&sb.salt),
+            Seed::from(&sb.open_slot),
+            Seed::from(&sb.bump),
+        ];
+        let signers = [Signer::from(&seeds)];
+        let ctx = TokenCtx {
+            program: token_program,
+            mint,
+            decimals,
+        };
+        token::transfer(&ctx, escrow, payer_ata, channel, refund, &signers)?;
+    }
+    Ok(())
+}
