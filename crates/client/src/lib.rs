@@ -11,6 +11,7 @@
 //! | [`middleware`] | `PayingClient` |
 //! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
+//! | [`session`] | `SolanaSessionClient`: channels, vouchers, top-ups, close, recovery |
 //! | [`signer`] | keypair files, env keys |
 //! | [`error`] | `PayError`, `PolicyRule` |
 
@@ -18,9 +19,11 @@ pub mod charge;
 pub mod error;
 pub mod middleware;
 pub mod policy;
+pub mod session;
 pub mod signer;
 
 pub use charge::{ChargeMode, SolanaChargeClient};
 pub use error::{PayError, PolicyRule};
 pub use middleware::{PaidResponse, PayingClient};
 pub use policy::SpendingPolicy;
+pub use session::SolanaSessionClient;

@@ -155,13 +155,46 @@ pub trait ClientMethod: Send + Sync {
         false
     }
 
+    /// Whether `challenge` anchors a reusable relationship (a session), so the client may
+    /// present it again with later requests to the same route without waiting for a 402.
+    fn reusable(&self, _challenge: &Challenge) -> bool {
+        false
+    }
+
+    /// The `Idempotency-Key` to send with `credential`, when retries of it must be exactly-once
+    /// (a session voucher: the same voucher gets the same key).
+    fn idempotency_key(&self, _credential: &Credential) -> Option<String> {
+        None
+    }
+
     /// Called with the receipt of a successful paid answer, so stateful methods (sessions) can
     /// reconcile their local view with the server's.
-    fn on_receipt(&self, _challenge: &Challenge, _receipt: &Receipt) {}
+    fn on_receipt<'a>(
+        &'a self,
+        _credential: &'a Credential,
+        _receipt: &'a Receipt,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 
-    /// Called when the server refused `credential` with `problem`, so stateful methods can
-    /// resynchronise (a session learns the server's accepted amount).
-    fn on_refusal(&self, _credential: &Credential, _problem: &serde_json::Value) {}
+    /// Called when the server refused `credential` with a problem document, so stateful
+    /// methods can resynchronise (a session learns the server's accepted amount).
+    fn on_refusal<'a>(
+        &'a self,
+        _credential: &'a Credential,
+        _problem: &'a Map<String, Value>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// A credential ending the relationship `challenge` anchors (a session close), when the
+    /// method has one.
+    fn close_credential<'a>(
+        &'a self,
+        _challenge: &'a Challenge,
+    ) -> Option<BoxFuture<'a, Result<Credential, MethodError>>> {
+        None
+    }
 }
 
 /// A method's refusal or failure, carrying the problem type the server should answer with.

@@ -16,6 +16,7 @@
 //! | [`extract`] | the `Paid` axum extractor |
 //! | [`discovery`] | `PaidApi`: layers per route and `GET /openapi.json` |
 //! | [`solana_charge`] | the `solana`/`charge` method (pull and push) |
+//! | [`solana_session`] | the `solana`/`session` method (channels, vouchers) and its watchtower |
 
 pub mod config;
 pub mod discovery;
@@ -25,6 +26,7 @@ pub mod pipeline;
 pub mod price;
 pub mod problem_response;
 pub mod solana_charge;
+pub mod solana_session;
 
 pub use config::PaymentConfig;
 pub use discovery::PaidApi;
@@ -33,3 +35,4 @@ pub use layer::{PaymentLayer, PaymentService};
 pub use pipeline::PaidRequest;
 pub use price::{Offer, Price};
 pub use solana_charge::{PushBinding, SolanaCharge, SolanaChargeConfig};
+pub use solana_session::{SolanaSession, SolanaSessionConfig};

@@ -17,6 +17,7 @@ pub mod charge;
 pub mod error;
 pub mod network;
 mod serde_b58;
+pub mod session;
 pub mod token;
 
 pub use error::{BuildError, RequestError, VerifyError};

@@ -180,6 +180,8 @@ pub struct ClientChannel {
     pub status: String,
     /// The closing transaction.
     pub close_signature: Option<String>,
+    /// The session challenge a bearer proof is bound to (operator mode).
+    pub proof_challenge_id: Option<String>,
 }
 
 /// Durable session-channel state (server metering, client channels).
@@ -352,6 +354,7 @@ pub(crate) struct ClientRow {
     accepted: i64,
     status: String,
     close_signature: Option<String>,
+    proof_challenge_id: Option<String>,
 }
 
 impl ClientRow {
@@ -374,6 +377,7 @@ impl ClientRow {
             authorized_signer: self.authorized_signer,
             status: self.status,
             close_signature: self.close_signature,
+            proof_challenge_id: self.proof_challenge_id,
         })
     }
 }
@@ -386,7 +390,7 @@ pub(crate) const CHANNEL_COLUMNS: &str = "channel_id, network, channel_program, 
 
 pub(crate) const CLIENT_COLUMNS: &str = "channel_id, scope, network, channel_program, payer, \
     payee, mint, token_program, authorized_signer, salt, open_slot, deposit, signed_cumulative, \
-    accepted, status, close_signature";
+    accepted, status, close_signature, proof_challenge_id";
 
 /// Implements [`ChannelStore`] for a backend whose struct has a `pool` field.
 /// `$begin` opens a write transaction; `$sql` turns `$n` placeholders into the dialect's.
@@ -664,7 +668,7 @@ macro_rules! channel_store_impl {
                 let now = $crate::common::unix_now();
                 let sql = $sql(&format!(
                     "INSERT INTO client_channels ({}, created_at, updated_at) VALUES ($1, $2, \
-                     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+                     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $17, $17) \
                      ON CONFLICT (channel_id) DO UPDATE SET deposit = excluded.deposit, \
                      signed_cumulative = excluded.signed_cumulative, accepted = \
                      excluded.accepted, status = excluded.status, close_signature = \
@@ -689,6 +693,7 @@ macro_rules! channel_store_impl {
                     .bind(&c.status)
                     .bind(&c.close_signature)
                     .bind(now)
+                    .bind(&c.proof_challenge_id)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

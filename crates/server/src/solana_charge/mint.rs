@@ -22,7 +22,7 @@ pub struct MintInfo {
     pub transfer_fee: TransferFee,
 }
 
-pub(super) async fn read_mint(ledger: &dyn Ledger, mint: Address) -> Result<MintInfo, MethodError> {
+pub(crate) async fn read_mint(ledger: &dyn Ledger, mint: Address) -> Result<MintInfo, MethodError> {
     let account = ledger
         .get_account(&mint)
         .await

@@ -2,7 +2,7 @@
 //! per-challenge reference key), and verifies pull and push credentials through the ledger,
 //! consuming each transaction signature exactly once in the store.
 
-mod mint;
+pub(crate) mod mint;
 mod verify;
 
 use std::sync::Arc;

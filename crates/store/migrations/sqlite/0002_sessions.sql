@@ -63,6 +63,7 @@ CREATE TABLE client_channels (
     accepted          BIGINT NOT NULL CHECK (accepted >= 0),
     status            TEXT NOT NULL CHECK (status IN ('opening', 'open', 'closed')),
     close_signature   TEXT NULL,
+    proof_challenge_id TEXT NULL,
     created_at        BIGINT NOT NULL,
     updated_at        BIGINT NOT NULL
 );

@@ -209,6 +209,7 @@ pub async fn client_channels_only_move_forward(store: &dyn Store) {
         accepted: 0,
         status: "opening".into(),
         close_signature: None,
+        proof_challenge_id: Some("ch_1".into()),
     };
     store.save_client_channel(&c).await.unwrap();
     c.status = "open".into();
@@ -218,6 +219,7 @@ pub async fn client_channels_only_move_forward(store: &dyn Store) {
     let back = store.client_channel("cc").await.unwrap().unwrap();
     assert_eq!((back.signed_cumulative, back.accepted), (300, 200));
     assert_eq!(back.status, "open");
+    assert_eq!(back.proof_challenge_id.as_deref(), Some("ch_1"));
     assert_eq!(
         store
             .client_channels("http://127.0.0.1:1 realm")

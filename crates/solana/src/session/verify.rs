@@ -1,0 +1,337 @@
+//! The server's pure checks of client-built session transactions (`open`, `topUp`), before
+//! anything is co-signed: the transaction must do exactly what the credential and the challenge
+//! say, and nothing with the operator's key beyond paying fees and channel rent.
+
+use solana_address::Address;
+use solana_message::VersionedMessage;
+use solana_transaction::versioned::VersionedTransaction;
+
+use super::payload::{OpenAction, TopUpAction};
+use super::request::{SessionRequest, VoucherSigner};
+use super::{OPEN_SLOT_WINDOW, SessionError};
+use crate::channel::ix::decode;
+use crate::channel::ix::{OpenArgs, OpenKeys, TokenKeys};
+use crate::channel::{ChannelInstruction, ChannelSeeds, DistributionSplit, find_channel_address};
+use crate::token::{TokenProgram, associated_token_address};
+
+/// Compute-budget program: the only other program an open or top-up may call.
+const COMPUTE_BUDGET: Address =
+    Address::from_str_const("ComputeBudget111111111111111111111111111111");
+
+/// Highest compute-unit price (micro-lamports) the operator pays for a client-built transaction.
+pub const MAX_PRIORITY_MICRO_LAMPORTS: u64 = 1_000_000;
+
+/// What the server knows when checking an open.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenTerms<'a> {
+    /// The echoed challenge request.
+    pub request: &'a SessionRequest,
+    /// The operator: fee payer and rent payer.
+    pub operator: &'a Address,
+    /// The configured channel program.
+    pub program: &'a Address,
+    /// The mint's token program, as the server read it.
+    pub token_program: TokenProgram,
+    /// The cluster's current slot, as the server sees it.
+    pub current_slot: u64,
+}
+
+/// A checked open.
+#[derive(Debug, Clone)]
+pub struct CheckedOpen {
+    /// Decoded arguments.
+    pub args: OpenArgs,
+    /// Decoded accounts.
+    pub keys: OpenKeys,
+}
+
+fn invalid(what: &'static str) -> SessionError {
+    SessionError::Invalid(what)
+}
+
+/// The one channel instruction of a sponsored transaction, with the checks every such
+/// transaction needs: fee payer = operator, only compute-budget instructions besides it, no
+/// lookup tables, the operator never an instruction account except where `allowed_operator_at`
+/// says (the open's rent payer), and exactly the expected signers.
+fn sole_channel_instruction(
+    tx: &VersionedTransaction,
+    operator: &Address,
+    program: &Address,
+    client_signer: &Address,
+) -> Result<ChannelInstruction, SessionError> {
+    let msg = &tx.message;
+    if let VersionedMessage::V0(m) = msg
+        && !m.address_table_lookups.is_empty()
+    {
+        return Err(invalid(
+            "transaction (address lookup tables are not accepted)",
+        ));
+    }
+    let keys = msg.static_account_keys();
+    if keys.first() != Some(operator) {
+        return Err(invalid(
+            "transaction fee payer (must be the challenge's feePayerKey)",
+        ));
+    }
+    let header = msg.header();
+    if header.num_required_signatures != 2 || tx.signatures.len() != 2 {
+        return Err(invalid(
+            "transaction signers (exactly the operator and the payer)",
+        ));
+    }
+    if keys.get(1) != Some(client_signer) {
+        return Err(invalid("transaction signer (the payer must sign)"));
+    }
+    // The client's signature must already be valid: we add only ours.
+    let message_bytes = msg.serialize();
+    if !tx.signatures[1].verify(client_signer.as_ref(), &message_bytes) {
+        return Err(SessionError::BadSignature("payer transaction"));
+    }
+    let mut found = None;
+    for ix in msg.instructions() {
+        let pid = keys
+            .get(usize::from(ix.program_id_index))
+            .ok_or(invalid("transaction (program index out of range)"))?;
+        if *pid == COMPUTE_BUDGET {
+            check_compute_budget(&ix.data)?;
+            continue;
+        }
+        if pid != program {
+            return Err(invalid(
+                "transaction (only the channel program may be called)",
+            ));
+        }
+        if found.is_some() {
+            return Err(invalid("transaction (exactly one channel instruction)"));
+        }
+        let metas = ix
+            .accounts
+            .iter()
+            .map(|&i| {
+                let i = usize::from(i);
+                let key = keys
+                    .get(i)
+                    .copied()
+                    .ok_or(invalid("transaction (account index out of range)"))?;
+                Ok(solana_instruction::AccountMeta {
+                    pubkey: key,
+                    is_signer: msg.is_signer(i),
+                    is_writable: static_writable(msg, i),
+                })
+            })
+            .collect::<Result<Vec<_>, SessionError>>()?;
+        let decoded = decode(
+            program,
+            &solana_instruction::Instruction {
+                program_id: *pid,
+                accounts: metas,
+                data: ix.data.clone(),
+            },
+        )
+        .map_err(|e| SessionError::Malformed {
+            what: "transaction",
+            detail: e.to_string(),
+        })?;
+        found = Some(decoded);
+    }
+    found.ok_or(invalid("transaction (no channel instruction)"))
+}
+
+/// Whether static account `i` is writable per the message header.
+fn static_writable(msg: &VersionedMessage, i: usize) -> bool {
+    let h = msg.header();
+    let signed = usize::from(h.num_required_signatures);
+    let n = msg.static_account_keys().len();
+    if i < signed {
+        i < signed - usize::from(h.num_readonly_signed_accounts)
+    } else {
+        i < n.saturating_sub(usize::from(h.num_readonly_unsigned_accounts))
+    }
+}
+
+fn check_compute_budget(data: &[u8]) -> Result<(), SessionError> {
+    match data.first() {
+        // SetComputeUnitLimit(u32)
+        Some(2) if data.len() == 5 => Ok(()),
+        // SetComputeUnitPrice(u64)
+        Some(3) if data.len() == 9 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&data[1..9]);
+            if u64::from_le_bytes(b) > MAX_PRIORITY_MICRO_LAMPORTS {
+                Err(invalid("transaction (priority fee above the cap)"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(invalid(
+            "transaction (unsupported compute-budget instruction)",
+        )),
+    }
+}
+
+/// Spec §Open steps 1–11: the decoded transaction, the credential, the challenge and the derived
+/// PDA must all agree.
+pub fn check_open_transaction(
+    tx: &VersionedTransaction,
+    open: &OpenAction,
+    terms: &OpenTerms<'_>,
+) -> Result<CheckedOpen, SessionError> {
+    let req = terms.request;
+    let d = &req.method_details;
+    if d.channel_id.is_some() {
+        return Err(invalid("open (the challenge resumes a channel)"));
+    }
+    let ChannelInstruction::Open { args, keys } =
+        sole_channel_instruction(tx, terms.operator, terms.program, &open.payer)?
+    else {
+        return Err(invalid("transaction (the channel instruction is not open)"));
+    };
+    let keys = *keys;
+    if Some(*tx.message.recent_blockhash()) != d.recent_blockhash {
+        return Err(invalid(
+            "transaction blockhash (must be the challenge's recentBlockhash)",
+        ));
+    }
+    if keys.payer != open.payer {
+        return Err(invalid("open payer"));
+    }
+    if keys.rent_payer != *terms.operator {
+        return Err(invalid("open rentPayer (must be the operator)"));
+    }
+    if keys.payee != req.recipient || open.payee != req.recipient {
+        return Err(invalid("open payee (must be the challenge's recipient)"));
+    }
+    let mint = req.mint()?;
+    if keys.mint != mint || open.mint != mint {
+        return Err(invalid("open mint (must be the challenge's currency)"));
+    }
+    if keys.authorized_signer != open.authorized_signer || !open.authorized_signer.is_on_curve() {
+        return Err(invalid("open authorizedSigner"));
+    }
+    match req.voucher_signer() {
+        VoucherSigner::Client => {
+            if open.authentication.is_some() {
+                return Err(invalid("open authentication (client vouchers carry none)"));
+            }
+        }
+        VoucherSigner::Operator => {
+            if Some(open.authorized_signer) != d.operator {
+                return Err(invalid(
+                    "open authorizedSigner (must be the challenged operator)",
+                ));
+            }
+            if open.authentication.is_none() {
+                return Err(invalid(
+                    "open authentication (required for operator vouchers)",
+                ));
+            }
+        }
+    }
+    if args.salt != open.salt {
+        return Err(invalid("open salt"));
+    }
+    if args.deposit != open.deposit_amount || args.deposit == 0 {
+        return Err(invalid("open depositAmount"));
+    }
+    if req.minimum_deposit.is_some_and(|m| args.deposit < m.get()) {
+        return Err(invalid("open depositAmount (below minimumDeposit)"));
+    }
+    if Some(open.grace_period_seconds) != d.grace_period_seconds
+        || args.grace_period != open.grace_period_seconds
+    {
+        return Err(invalid("open gracePeriodSeconds"));
+    }
+    if args.open_slot != open.open_slot {
+        return Err(invalid("open openSlot"));
+    }
+    let recent = d.recent_slot.unwrap_or(0);
+    let in_window = |reference: u64| {
+        open.open_slot <= reference && reference - open.open_slot <= OPEN_SLOT_WINDOW
+    };
+    if !in_window(recent) || !in_window(terms.current_slot.max(recent)) {
+        return Err(invalid("open openSlot (outside the open-slot window)"));
+    }
+    let challenged: Vec<DistributionSplit> = d
+        .distribution_splits
+        .iter()
+        .map(|e| DistributionSplit {
+            recipient: e.recipient,
+            share_bps: e.share_bps,
+        })
+        .collect();
+    let declared: Vec<DistributionSplit> = open
+        .distribution_splits
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| DistributionSplit {
+            recipient: e.recipient,
+            share_bps: e.share_bps,
+        })
+        .collect();
+    if args.splits != challenged || declared != challenged {
+        return Err(invalid(
+            "open distributionSplits (must match the challenge)",
+        ));
+    }
+    let (pda, _) = find_channel_address(
+        terms.program,
+        &ChannelSeeds {
+            payer: open.payer,
+            payee: req.recipient,
+            mint,
+            authorized_signer: open.authorized_signer,
+            salt: open.salt,
+            open_slot: open.open_slot,
+        },
+    );
+    if keys.channel != pda || open.channel_id != pda {
+        return Err(invalid(
+            "open channelId (does not derive from the open parameters)",
+        ));
+    }
+    if keys.token_program != terms.token_program.id()
+        || d.token_program.is_some_and(|t| t != keys.token_program)
+    {
+        return Err(invalid("open token program"));
+    }
+    if keys.channel_token_account != associated_token_address(&pda, &mint, terms.token_program) {
+        return Err(invalid(
+            "open escrow (must be the channel's associated token account)",
+        ));
+    }
+    Ok(CheckedOpen { args, keys })
+}
+
+/// A checked top-up.
+#[derive(Debug, Clone)]
+pub struct CheckedTopUp {
+    /// Amount added.
+    pub amount: u64,
+    /// Decoded accounts.
+    pub keys: TokenKeys,
+}
+
+/// Spec §TopUp step 2: the transaction only increases the deposit of this channel.
+pub fn check_top_up_transaction(
+    tx: &VersionedTransaction,
+    top_up: &TopUpAction,
+    payer: &Address,
+    operator: &Address,
+    program: &Address,
+) -> Result<CheckedTopUp, SessionError> {
+    let ChannelInstruction::TopUp { amount, keys } =
+        sole_channel_instruction(tx, operator, program, payer)?
+    else {
+        return Err(invalid(
+            "transaction (the channel instruction is not topUp)",
+        ));
+    };
+    if keys.channel != top_up.channel_id || keys.payer != *payer {
+        return Err(invalid("topUp channel or payer"));
+    }
+    if amount != top_up.additional_amount || amount == 0 {
+        return Err(invalid("topUp additionalAmount"));
+    }
+    Ok(CheckedTopUp { amount, keys })
+}
