@@ -9,3 +9,4 @@ mod interop_solana_mpp;
 mod interop_solana_pay_kit;
 mod refusals;
 mod refusals_fee_payer;
+mod session;

@@ -138,6 +138,8 @@ impl Drop for PgDb {
     }
 }
 
+pub mod session;
+
 pub fn key(n: u8) -> Keypair {
     Keypair::new_from_array([n; 32])
 }

@@ -180,7 +180,12 @@ impl PayingClient {
             if status.is_success() && method.reusable(&challenge) {
                 self.remember(&route, &challenge, &method);
             }
-            if status.is_success() && method.needs_followup(&credential) {
+            // A control step (open, top-up), or an idempotent replay the server answered
+            // without content: the same request goes again with the next credential.
+            let replayed = receipt
+                .as_ref()
+                .is_some_and(|r| r.extra.get("replayed") == Some(&serde_json::Value::Bool(true)));
+            if status.is_success() && (method.needs_followup(&credential) || replayed) {
                 continue;
             }
             return Ok(PaidResponse {
@@ -261,19 +266,11 @@ impl PayingClient {
     }
 
     /// Reads a 402's challenges and picks one.
-    fn choose(
-        &self,
-        origin: &str,
-        resp: &Response,
-    ) -> Result<Payable, PayError> {
+    fn choose(&self, origin: &str, resp: &Response) -> Result<Payable, PayError> {
         self.choose_from(origin, &www_authenticate(resp.headers()))
     }
 
-    fn choose_from(
-        &self,
-        origin: &str,
-        fields: &[String],
-    ) -> Result<Payable, PayError> {
+    fn choose_from(&self, origin: &str, fields: &[String]) -> Result<Payable, PayError> {
         let challenges = parse_www_authenticate_fields(fields.iter().map(String::as_str))
             .map_err(|e| PayError::Protocol(format!("unreadable challenge: {e}")))?;
         let (c, m, _) = self.select(origin, &challenges)?;

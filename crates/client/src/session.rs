@@ -247,6 +247,7 @@ impl SolanaSessionClient {
             signed_cumulative: 0,
             accepted: 0,
             status: "opening".into(),
+            open_signature: None,
             close_signature: None,
             proof_challenge_id: operator_mode.then(|| challenge.id.clone()),
         };
@@ -402,7 +403,12 @@ impl SolanaSessionClient {
             ch.signed_cumulative = ch.signed_cumulative.max(a);
         }
         match &payload {
-            SessionPayload::Open(_) => ch.status = "open".into(),
+            SessionPayload::Open(_) => {
+                ch.status = "open".into();
+                if let Some(sig) = receipt.extra.get("txHash").and_then(Value::as_str) {
+                    ch.open_signature = Some(sig.to_owned());
+                }
+            }
             SessionPayload::TopUp(t) => {
                 let deposit = receipt
                     .extra

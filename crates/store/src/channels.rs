@@ -178,6 +178,8 @@ pub struct ClientChannel {
     pub accepted: u64,
     /// `opening`, `open` or `closed`.
     pub status: String,
+    /// The opening transaction.
+    pub open_signature: Option<String>,
     /// The closing transaction.
     pub close_signature: Option<String>,
     /// The session challenge a bearer proof is bound to (operator mode).
@@ -353,6 +355,7 @@ pub(crate) struct ClientRow {
     signed_cumulative: i64,
     accepted: i64,
     status: String,
+    open_signature: Option<String>,
     close_signature: Option<String>,
     proof_challenge_id: Option<String>,
 }
@@ -376,6 +379,7 @@ impl ClientRow {
             token_program: self.token_program,
             authorized_signer: self.authorized_signer,
             status: self.status,
+            open_signature: self.open_signature,
             close_signature: self.close_signature,
             proof_challenge_id: self.proof_challenge_id,
         })
@@ -390,7 +394,7 @@ pub(crate) const CHANNEL_COLUMNS: &str = "channel_id, network, channel_program, 
 
 pub(crate) const CLIENT_COLUMNS: &str = "channel_id, scope, network, channel_program, payer, \
     payee, mint, token_program, authorized_signer, salt, open_slot, deposit, signed_cumulative, \
-    accepted, status, close_signature, proof_challenge_id";
+    accepted, status, open_signature, close_signature, proof_challenge_id";
 
 /// Implements [`ChannelStore`] for a backend whose struct has a `pool` field.
 /// `$begin` opens a write transaction; `$sql` turns `$n` placeholders into the dialect's.
@@ -668,8 +672,9 @@ macro_rules! channel_store_impl {
                 let now = $crate::common::unix_now();
                 let sql = $sql(&format!(
                     "INSERT INTO client_channels ({}, created_at, updated_at) VALUES ($1, $2, \
-                     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $17, $17) \
+                     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $19, $16, $18, $17, $17) \
                      ON CONFLICT (channel_id) DO UPDATE SET deposit = excluded.deposit, \
+                     open_signature = excluded.open_signature, \
                      signed_cumulative = excluded.signed_cumulative, accepted = \
                      excluded.accepted, status = excluded.status, close_signature = \
                      excluded.close_signature, updated_at = excluded.updated_at",
@@ -694,6 +699,7 @@ macro_rules! channel_store_impl {
                     .bind(&c.close_signature)
                     .bind(now)
                     .bind(&c.proof_challenge_id)
+                    .bind(&c.open_signature)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

@@ -29,9 +29,16 @@ pub struct Args {
     /// default, printed at the end).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Price of the weather route in USDC base units (6 decimals).
-    #[arg(long, default_value_t = 10_000)]
-    price: u64,
+    /// Price of the route in USDC base units (6 decimals); 10000 per charge, 1000 per session
+    /// request by default.
+    #[arg(long)]
+    price: Option<u64>,
+    /// Pay by session instead: one payment channel, one voucher per request, two transactions.
+    #[arg(long)]
+    session: bool,
+    /// Requests paid in the session demo.
+    #[arg(long, default_value_t = 1_000)]
+    requests: u64,
 }
 
 /// Runs the demo.
@@ -42,6 +49,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("mppsol-demo-{}", rand::random::<u32>())),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if args.session {
+        let price = args.price.unwrap_or(1_000);
+        return super::demo_session::run(&dir, price, args.requests).await;
+    }
+    let price = args.price.unwrap_or(10_000);
 
     step(
         "1/6",
@@ -106,8 +118,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_receipt_signer(receipt_signer);
     let api = PaidApi::new("Weather API (mppsol demo)", config);
-    let price = PriceTag {
-        amount: Amount::new(args.price),
+    let tag = PriceTag {
+        amount: Amount::new(price),
         currency: usdc.address.to_string(),
         recipient: None,
         description: Some("Current weather".into()),
@@ -119,7 +131,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             get(weather).layer(api.layer(
                 "GET",
                 "/weather",
-                vec![Offer::fixed(Arc::new(charge), price)],
+                vec![Offer::fixed(Arc::new(charge), tag)],
             )),
         )
         .route("/openapi.json", get(api.handler()));
@@ -130,7 +142,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     detail(&format!(
         "{base}/weather costs {} USDC",
-        units(args.price, usdc.decimals)
+        units(price, usdc.decimals)
     ));
 
     step("3/6", "the agent asks without paying");
@@ -269,7 +281,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         units(before_seller, usdc.decimals),
         units(after_seller, usdc.decimals)
     ));
-    if before_agent - after_agent != args.price || after_seller - before_seller != args.price {
+    if before_agent - after_agent != price || after_seller - before_seller != price {
         bail!("balances did not move by the price");
     }
     let s = server_store.list_payments(10).await?;

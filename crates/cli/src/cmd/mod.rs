@@ -3,6 +3,7 @@
 pub mod common;
 pub mod conformance;
 pub mod demo;
+pub mod demo_session;
 pub mod keys;
 pub mod localnet;
 pub mod pay;

@@ -22,6 +22,18 @@ pub(crate) async fn send_and_confirm(
     tx: &VersionedTransaction,
 ) -> Result<Signature, MethodError> {
     let sig = tx.signatures.first().copied().unwrap_or_default();
+    // Simulate first: a transaction that would fail costs the operator nothing and the error
+    // names the program's reason.
+    let sim = m.ledger.simulate(tx).await.map_err(ledger_error)?;
+    if let Some(err) = sim.err {
+        let tail: Vec<&str> = sim.logs.iter().rev().take(3).map(String::as_str).collect();
+        tracing::debug!(logs = ?sim.logs, "session transaction simulation failed");
+        return Err(MethodError::verification(format!(
+            "the transaction would fail: {} [{}]",
+            explain(&err),
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
     match m.ledger.send(tx).await {
         Ok(_) | Err(LedgerError::AlreadyProcessed) => {}
         Err(LedgerError::TransactionFailed { err, .. }) => {

@@ -51,10 +51,12 @@ pub(crate) async fn load_open(
     Ok(rec)
 }
 
-/// A stored receipt returned to an idempotent retry.
+/// A stored receipt returned to an idempotent retry. The retry changes nothing and delivers no
+/// additional service (spec §Concurrency and Idempotency): it is answered as a control step,
+/// marked `replayed`, so a client knows to pay the next unit for the content.
 fn replayed(stored: &str) -> Result<Settlement, MethodError> {
     parse_payment_receipt(stored)
-        .map(Settlement::Serve)
+        .map(|r| Settlement::Control(r.with_field("replayed", true)))
         .map_err(|_| MethodError::verification("stored receipt is unreadable"))
 }
 

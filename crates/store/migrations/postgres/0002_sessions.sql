@@ -62,6 +62,7 @@ CREATE TABLE client_channels (
     signed_cumulative BIGINT NOT NULL CHECK (signed_cumulative >= 0),
     accepted          BIGINT NOT NULL CHECK (accepted >= 0),
     status            TEXT NOT NULL CHECK (status IN ('opening', 'open', 'closed')),
+    open_signature    TEXT NULL,
     close_signature   TEXT NULL,
     proof_challenge_id TEXT NULL,
     created_at        BIGINT NOT NULL,

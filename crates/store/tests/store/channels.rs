@@ -208,11 +208,13 @@ pub async fn client_channels_only_move_forward(store: &dyn Store) {
         signed_cumulative: 0,
         accepted: 0,
         status: "opening".into(),
+        open_signature: None,
         close_signature: None,
         proof_challenge_id: Some("ch_1".into()),
     };
     store.save_client_channel(&c).await.unwrap();
     c.status = "open".into();
+    c.open_signature = Some("sig-open".into());
     store.save_client_channel(&c).await.unwrap();
     store.raise_client_amounts("cc", 300, 200).await.unwrap();
     store.raise_client_amounts("cc", 100, 100).await.unwrap();
@@ -220,6 +222,7 @@ pub async fn client_channels_only_move_forward(store: &dyn Store) {
     assert_eq!((back.signed_cumulative, back.accepted), (300, 200));
     assert_eq!(back.status, "open");
     assert_eq!(back.proof_challenge_id.as_deref(), Some("ch_1"));
+    assert_eq!(back.open_signature.as_deref(), Some("sig-open"));
     assert_eq!(
         store
             .client_channels("http://127.0.0.1:1 realm")
