@@ -97,7 +97,8 @@ async fn live_channel(stack: &SessionStack) -> Address {
 
 fn scope_of(stack: &SessionStack) -> String {
     format!(
-        "session.e2e|{}|{}|{}",
+        "{}|session.e2e|{}|{}|{}",
+        stack.agent.pubkey(),
         stack.payee.pubkey(),
         stack.mint.address,
         DEV_CHANNEL_PROGRAM_ID

@@ -53,10 +53,10 @@ fn err(e: impl std::fmt::Display) -> MethodError {
     MethodError::verification(e.to_string())
 }
 
-/// Which relationship a challenge belongs to: same server, payee, mint and program.
-fn scope(challenge: &Challenge, req: &SessionRequest) -> String {
+/// Which relationship a challenge belongs to: same payer, server, payee, mint and program.
+fn scope(payer: &Address, challenge: &Challenge, req: &SessionRequest) -> String {
     format!(
-        "{}|{}|{}|{}",
+        "{payer}|{}|{}|{}|{}",
         challenge.realm, req.recipient, req.currency, req.method_details.channel_program
     )
 }
@@ -308,7 +308,7 @@ impl SolanaSessionClient {
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, MethodError> {
         let req = Self::request(challenge)?;
         self.check_request(&req)?;
-        let scope = scope(challenge, &req);
+        let scope = scope(&self.payer.pubkey(), challenge, &req);
         self.load(&scope).await?;
         let Some(mut ch) = self.current(&scope) else {
             let (cred, record) = self.open_credential(challenge, &req, &scope)?;
@@ -475,7 +475,7 @@ impl SolanaSessionClient {
 
     async fn close_for(&self, challenge: &Challenge) -> Result<Credential, MethodError> {
         let req = Self::request(challenge)?;
-        let scope = scope(challenge, &req);
+        let scope = scope(&self.payer.pubkey(), challenge, &req);
         self.load(&scope).await?;
         let ch = self
             .current(&scope)
@@ -511,7 +511,7 @@ impl SolanaSessionClient {
         ))
     }
 
-    /// The client's channel for `realm` (any payee), as stored.
+    /// The live channels this client holds.
     pub async fn channels(&self) -> Vec<ClientChannel> {
         self.channels
             .lock()
@@ -546,7 +546,7 @@ impl ClientMethod for SolanaSessionClient {
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
         let req = Self::request(challenge)?;
-        let scope = scope(challenge, &req);
+        let scope = scope(&self.payer.pubkey(), challenge, &req);
         // What leaves the wallet now: a deposit when a channel must be opened (or topped up);
         // a voucher only spends money already in escrow.
         let amount = match self.current(&scope) {
