@@ -17,8 +17,13 @@ use mpp::{Amount, ChallengeKeyring, PriceTag, ReceiptSigner};
 use mppsol_client::signer::load_keypair_file;
 use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
-use mppsol_server::{Offer, PaidApi, PaymentConfig, PushBinding, SolanaCharge, SolanaChargeConfig};
+use mppsol_server::solana_session::watch::{self, WatchConfig};
+use mppsol_server::{
+    Offer, PaidApi, PaymentConfig, PushBinding, SolanaCharge, SolanaChargeConfig, SolanaSession,
+    SolanaSessionConfig,
+};
 use mppsol_solana::network::Network;
+use mppsol_solana::session::VoucherSigner;
 use serde::Deserialize;
 
 use super::common::{challenge_secret, rpc_ledger};
@@ -80,6 +85,30 @@ pub struct SolanaSection {
     pub fee_payer_keypair: Option<PathBuf>,
     /// `reference` (default) or `spec`.
     pub push_binding: Option<String>,
+    /// Session offers (payment channels), for routes with `intent = "session"` or `"both"`.
+    pub session: Option<SessionSection>,
+}
+
+/// `[solana.session]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// The payee's keypair file (it signs cooperative closes); its address must be `recipient`.
+    pub payee_keypair: PathBuf,
+    /// Pays fees and channel rent (default: `fee_payer_keypair`).
+    pub operator_keypair: Option<PathBuf>,
+    /// The channel program (default on localnet: the bundled program's dev address).
+    pub channel_program: Option<String>,
+    /// Forced-close grace period, seconds (default 900).
+    pub grace_period: Option<u32>,
+    /// Idle timeout, seconds (default 3600).
+    pub idle_timeout: Option<u32>,
+    /// `client` (default) or `operator`.
+    pub voucher_signer: Option<String>,
+    /// Smallest deposit accepted, base units.
+    pub minimum_deposit: Option<u64>,
+    /// Run the watchtower in this process (default true).
+    pub watch: Option<bool>,
 }
 
 /// `[[route]]`.
@@ -96,6 +125,8 @@ pub struct RouteSection {
     pub currency: String,
     /// Shown to payers.
     pub description: Option<String>,
+    /// `charge` (default), `session`, or `both` (one 402 offering each).
+    pub intent: Option<String>,
 }
 
 /// Runs the proxy until interrupted.
@@ -164,7 +195,8 @@ pub async fn build(
         Some("spec") => PushBinding::Spec,
         Some(other) => bail!("push_binding must be `reference` or `spec`, not `{other}`"),
     };
-    let method = Arc::new(SolanaCharge::new(cfg, ledger, store.clone()));
+    let method = Arc::new(SolanaCharge::new(cfg, ledger.clone(), store.clone()));
+    let session = session_method(file, base, network, recipient, ledger, store.clone())?;
     let secret_path = base.join(
         file.secret_file
             .clone()
@@ -198,19 +230,100 @@ pub async fn build(
             description: r.description.clone(),
             external_id: None,
         };
-        let m = http_method.clone();
+        let intent = r.intent.as_deref().unwrap_or("charge");
+        let mut methods: Vec<Arc<dyn mpp::ServerMethod>> = Vec::new();
+        if matches!(intent, "charge" | "both") {
+            methods.push(method.clone());
+        }
+        if matches!(intent, "session" | "both") {
+            let s = session.clone().with_context(|| {
+                format!(
+                    "route {} {} asks for sessions: add [solana.session]",
+                    r.method, r.path
+                )
+            })?;
+            methods.push(s);
+        }
+        if methods.is_empty() {
+            bail!(
+                "route {} {}: intent must be charge, session or both",
+                r.method,
+                r.path
+            );
+        }
         // Only the configured HTTP method is priced; others on the same path pass through.
-        let offer = Offer::dynamic(method.clone(), move |parts| {
-            (parts.method == m).then(|| price.clone())
-        });
+        let offers = methods
+            .into_iter()
+            .map(|mth| {
+                let (m, price) = (http_method.clone(), price.clone());
+                Offer::dynamic(mth, move |parts| (parts.method == m).then(|| price.clone()))
+            })
+            .collect();
         router = router.route(
             &r.path,
             any(forward)
-                .layer(api.layer(http_method.as_str(), &r.path, vec![offer]))
+                .layer(api.layer(http_method.as_str(), &r.path, offers))
                 .with_state(proxy.clone()),
         );
     }
     Ok(router.fallback(any(forward).with_state(proxy)))
+}
+
+/// The `solana`/`session` method of `[solana.session]` (and its watchtower), if configured.
+fn session_method(
+    file: &FileConfig,
+    base: &Path,
+    network: Network,
+    recipient: solana_address::Address,
+    ledger: Arc<dyn Ledger>,
+    store: Arc<dyn mppsol_store::Store>,
+) -> anyhow::Result<Option<Arc<SolanaSession>>> {
+    let Some(s) = &file.solana.session else {
+        return Ok(None);
+    };
+    let payee = load_keypair_file(&base.join(&s.payee_keypair))
+        .context("loading solana.session.payee_keypair")?;
+    if solana_signer::Signer::pubkey(&payee) != recipient {
+        bail!("solana.session.payee_keypair must be the keypair of solana.recipient");
+    }
+    let operator_file = s
+        .operator_keypair
+        .as_ref()
+        .or(file.solana.fee_payer_keypair.as_ref())
+        .context("sessions need solana.session.operator_keypair or solana.fee_payer_keypair")?;
+    let operator =
+        load_keypair_file(&base.join(operator_file)).context("loading the session operator")?;
+    let program = match (&s.channel_program, network) {
+        (Some(p), _) => mppsol_solana::charge::request::parse_address(p)
+            .context("solana.session.channel_program is not an address")?,
+        (None, Network::Localnet) => mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID,
+        (None, _) => bail!("solana.session.channel_program is required off localnet"),
+    };
+    let mints = file
+        .routes
+        .iter()
+        .filter(|r| matches!(r.intent.as_deref(), Some("session" | "both")))
+        .filter_map(|r| mppsol_solana::charge::request::parse_address(&r.currency))
+        .collect();
+    let mut cfg =
+        SolanaSessionConfig::new(network, program, Arc::new(payee), Arc::new(operator), mints);
+    cfg.grace_period = s.grace_period.unwrap_or(cfg.grace_period);
+    cfg.idle_timeout = s.idle_timeout.unwrap_or(cfg.idle_timeout);
+    cfg.minimum_deposit = s.minimum_deposit;
+    cfg.voucher_signer = match s.voucher_signer.as_deref() {
+        None | Some("client") => VoucherSigner::Client,
+        Some("operator") => VoucherSigner::Operator,
+        Some(other) => bail!("voucher_signer must be `client` or `operator`, not `{other}`"),
+    };
+    let session = Arc::new(SolanaSession::new(cfg, ledger, store));
+    if s.watch.unwrap_or(true) {
+        // Detached: it runs as long as the server.
+        let _ = watch::spawn(
+            session.clone(),
+            WatchConfig::new(Arc::new(mpp::SystemClock)),
+        );
+    }
+    Ok(Some(session))
 }
 
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use mppsol_solana::channel::{ChannelState, ChannelStatus, ed25519_voucher_instru
 use mppsol_solana::session::SignedVoucher;
 use mppsol_store::{ChannelRecord, CloseStart, SessionStatus};
 use solana_address::Address;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -72,31 +72,26 @@ pub struct WatchReport {
     pub errors: usize,
 }
 
-/// A running watchtower; stops when dropped or on [`WatchHandle::stop`].
+/// A running watchtower. It runs until [`WatchHandle::stop`] or the end of the runtime;
+/// dropping the handle detaches it.
 pub struct WatchHandle {
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    stop: Arc<Notify>,
+    task: JoinHandle<()>,
 }
 
 impl WatchHandle {
     /// Stops after the current pass.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for WatchHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub async fn stop(self) {
+        // A stored permit: the loop sees it even if it is mid-pass right now.
+        self.stop.notify_one();
+        let _ = self.task.await;
     }
 }
 
 /// Starts the watchtower for `method`'s channels.
 pub fn spawn(method: Arc<SolanaSession>, cfg: WatchConfig) -> WatchHandle {
-    let (tx, mut rx) = watch::channel(false);
+    let stop = Arc::new(Notify::new());
+    let signal = stop.clone();
     let task = tokio::spawn(async move {
         loop {
             match pass(&method, &cfg).await {
@@ -106,14 +101,11 @@ pub fn spawn(method: Arc<SolanaSession>, cfg: WatchConfig) -> WatchHandle {
             }
             tokio::select! {
                 _ = tokio::time::sleep(cfg.interval) => {}
-                _ = rx.changed() => break,
+                _ = signal.notified() => break,
             }
         }
     });
-    WatchHandle {
-        stop: tx,
-        task: Some(task),
-    }
+    WatchHandle { stop, task }
 }
 
 /// One pass over every open and closing channel.
