@@ -397,3 +397,150 @@ async fn postgres_concurrent_vouchers_across_two_instances_never_over_count() {
         .unwrap();
     assert_eq!(rec.accepted_cumulative, next);
 }
+
+/// Operator-signed vouchers: the agent presents its bearer proof; the server signs each
+/// cumulative voucher; close settles with the operator's highest voucher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_operator_vouchers_meter_and_settle() {
+    let mut stack = SessionStack::spawn(Backend::Sqlite, PRICE, DEPOSIT).await;
+    stack.operator_vouchers = true;
+    let server = stack.instance().await;
+    let (client, _) = stack.client();
+    let payee_before = stack.token_balance(&stack.payee.pubkey()).await;
+    for i in 1..=50u64 {
+        let r = client.get(&server.url).await.unwrap();
+        assert_eq!(r.response.status(), 200);
+        assert_eq!(
+            r.receipt.unwrap().extra["spent"],
+            serde_json::json!((i * PRICE).to_string())
+        );
+    }
+    let channel = live_channel(&stack).await;
+    let rec = stack.server_store.channel(&channel.to_string()).await.unwrap().unwrap();
+    assert_eq!(rec.voucher_signer, "operator");
+    assert_eq!(rec.authorized_signer, stack.operator.pubkey().to_string());
+    // A proof for another channel (or by another key) buys nothing.
+    let challenge = mppsol_e2e::challenge(&server.url).await;
+    let forged = mppsol_solana::session::BearerProof::sign(&stack.payee, &channel, &challenge.id);
+    let cred = Credential::new(
+        challenge.clone(),
+        SessionPayload::Use(mppsol_solana::session::UseAction {
+            channel_id: channel,
+            authentication: forged,
+        })
+        .to_json()
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
+    let (status, _) = send(&server.url, &cred, "forged").await;
+    assert_eq!(status, 402);
+    client.close_session(&server.url).await.unwrap();
+    assert_eq!(
+        stack.token_balance(&stack.payee.pubkey()).await,
+        payee_before + 50 * PRICE
+    );
+}
+
+/// A small deposit: the client tops up when the next voucher would exceed it, and keeps paying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_client_tops_up_when_the_deposit_runs_low() {
+    let stack = SessionStack::spawn(Backend::Sqlite, PRICE, 5 * PRICE).await;
+    let server = stack.instance().await;
+    let (client, _) = stack.client();
+    let agent_before = stack.token_balance(&stack.agent.pubkey()).await;
+    for _ in 0..12 {
+        assert_eq!(client.get(&server.url).await.unwrap().response.status(), 200);
+    }
+    let channel = live_channel(&stack).await;
+    let rec = stack.server_store.channel(&channel.to_string()).await.unwrap().unwrap();
+    assert_eq!(rec.accepted_cumulative, 12 * PRICE);
+    assert_eq!(rec.escrowed, 15 * PRICE, "open + two top-ups of the deposit size");
+    assert_eq!(
+        stack.token_balance(&stack.agent.pubkey()).await,
+        agent_before - 15 * PRICE
+    );
+    client.close_session(&server.url).await.unwrap();
+    assert_eq!(
+        stack.token_balance(&stack.agent.pubkey()).await,
+        agent_before - 12 * PRICE,
+        "the unspent deposit comes back"
+    );
+}
+
+/// The watchtower settles large unsettled amounts early, several channels per transaction, and
+/// closes channels idle past their timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_watchtower_settles_in_batches_and_closes_idle_channels() {
+    let stack = SessionStack::spawn(Backend::Sqlite, PRICE, DEPOSIT).await;
+    let server = stack.instance().await;
+    // Three agents, three channels.
+    let mut channels = Vec::new();
+    for n in 0..3u8 {
+        let agent = std::sync::Arc::new(mppsol_e2e::key(60 + n));
+        stack
+            .ledger
+            .mint_tokens(&stack.mint.address, &agent.pubkey(), 100_000_000)
+            .await
+            .unwrap();
+        let store = mppsol_store::open_store("sqlite::memory:").await.unwrap();
+        let ledger: Arc<dyn Ledger> = Arc::new(stack.ledger.clone());
+        let method = Arc::new(mppsol_client::SolanaSessionClient::new(
+            agent,
+            ledger,
+            store,
+            mppsol_solana::network::Network::Localnet,
+            DEPOSIT,
+        ));
+        let client = mppsol_client::PayingClient::new(
+            reqwest::Client::new(),
+            vec![method.clone()],
+            mppsol_client::SpendingPolicy::default(),
+        );
+        for _ in 0..(5 + u64::from(n)) {
+            assert_eq!(client.get(&server.url).await.unwrap().response.status(), 200);
+        }
+        channels.push(method.channels().await.remove(0).channel_id);
+    }
+    let mut cfg = WatchConfig::new(Arc::new(mpp::SystemClock));
+    cfg.settle_threshold = Some(3 * PRICE);
+    cfg.close_idle = false;
+    let slot = stack.ledger.slot().await.unwrap();
+    let report = watch::pass(&server.method, &cfg).await.unwrap();
+    assert_eq!(report.settled, 3);
+    assert_eq!(stack.ledger.slot().await.unwrap() - slot, 1, "one transaction for three settles");
+    for (n, id) in channels.iter().enumerate() {
+        let acct = stack
+            .ledger
+            .get_account(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let state = ChannelState::decode(&acct.data).unwrap();
+        assert_eq!(state.settled, (5 + n as u64) * PRICE);
+        let rec = stack.server_store.channel(id).await.unwrap().unwrap();
+        assert_eq!(rec.settled_on_chain, state.settled);
+    }
+    // Nothing more to settle: a second pass lands nothing.
+    let slot = stack.ledger.slot().await.unwrap();
+    assert_eq!(watch::pass(&server.method, &cfg).await.unwrap().settled, 0);
+    assert_eq!(stack.ledger.slot().await.unwrap(), slot);
+
+    // An hour later every channel is idle: closed cooperatively, payouts and refunds made.
+    let later = Arc::new(mppsol_e2e::TestClock::default());
+    later.advance(3_601);
+    let mut cfg = WatchConfig::new(later);
+    cfg.close_idle = true;
+    let payee_before = stack.token_balance(&stack.payee.pubkey()).await;
+    let report = watch::pass(&server.method, &cfg).await.unwrap();
+    assert_eq!(report.idle_closes, 3);
+    assert_eq!(report.errors, 0);
+    assert_eq!(
+        stack.token_balance(&stack.payee.pubkey()).await,
+        payee_before + (5 + 6 + 7) * PRICE
+    );
+    for id in &channels {
+        let rec = stack.server_store.channel(id).await.unwrap().unwrap();
+        assert_eq!(rec.status, SessionStatus::Closed);
+    }
+}
