@@ -67,14 +67,16 @@ impl Env {
     fn with_mint_data(tp: TokenProgram, mint_tail: Option<Vec<u8>>) -> Env {
         let mut svm = LiteSVM::new();
         svm.add_program(PROGRAM, ELF).unwrap();
-        let operator = Keypair::new();
+        // Fixed keys: compute units depend on how many bumps each PDA search tries, so the
+        // figures are reproducible only with the same addresses.
+        let operator = Keypair::new_from_array([3; 32]);
         svm.airdrop(&operator.pubkey(), 100 * SOL).unwrap();
         let mut env = Env {
             svm,
             tp,
-            mint: Address::new_unique(),
-            payer: Keypair::new(),
-            payee: Keypair::new(),
+            mint: Address::new_from_array([0x4d; 32]),
+            payer: Keypair::new_from_array([1; 32]),
+            payee: Keypair::new_from_array([2; 32]),
             operator,
             slot: 0,
             unix: 0,
