@@ -6,5 +6,6 @@ pub mod demo;
 pub mod keys;
 pub mod localnet;
 pub mod pay;
+pub mod programs;
 pub mod receipt;
 pub mod serve;
