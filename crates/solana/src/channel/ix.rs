@@ -735,7 +735,10 @@ pub fn decode_message_instruction(
         .map(|&i| {
             let i = usize::from(i);
             let pubkey = key(i)?;
-            let writable = message.is_maybe_writable_with_reserved_addresses(i, None);
+            let writable = message.is_maybe_writable_with_reserved_addresses(
+                i,
+                None::<&std::collections::BTreeSet<Address>>,
+            );
             Ok(AccountMeta {
                 pubkey,
                 is_signer: message.is_signer(i),
