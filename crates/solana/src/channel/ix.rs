@@ -921,7 +921,8 @@ mod tests {
             splits: vec![],
         };
         let ix = open(&P, &parties(), &args);
-        let message = solana_message::Message::new(&[ix.clone()], Some(&parties().rent_payer));
+        let message =
+            solana_message::Message::new(std::slice::from_ref(&ix), Some(&parties().rent_payer));
         let versioned = solana_message::VersionedMessage::Legacy(message);
         let decoded = decode_message_instruction(&P, &versioned, 0).unwrap();
         assert_eq!(decoded, decode(&P, &ix).unwrap());
