@@ -39,7 +39,12 @@ fi
 
 # A separate target dir keeps the host CARGO_TARGET_DIR (if exported) out of the SBF build.
 target="$PWD/programs/target"
-(cd programs && CARGO_TARGET_DIR="$target" RUSTC_BOOTSTRAP=1 cargo build --release --locked)
+# Panic locations embed source paths; map the machine-specific prefixes away so every checkout
+# and CARGO_HOME builds the same bytes. (--config arrays are appended to programs/.cargo's flags.)
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+sysroot="$(rustc --print sysroot)"
+remap="target.bpfel-unknown-none.rustflags=[\"--remap-path-prefix=${cargo_home}=/cargo\", \"--remap-path-prefix=${sysroot}=/rust\", \"--remap-path-prefix=${PWD}/programs=/programs\"]"
+(cd programs && CARGO_TARGET_DIR="$target" RUSTC_BOOTSTRAP=1 cargo build --release --locked --config "$remap")
 
 mkdir -p programs/bin
 status=0

@@ -36,6 +36,9 @@ enum Command {
     /// Work with receipts.
     #[command(subcommand)]
     Receipt(cmd::receipt::Command),
+    /// Deploy the bundled on-chain programs.
+    #[command(subcommand)]
+    Programs(cmd::programs::Command),
     /// Adapter for the public MPP conformance harness.
     ///
     /// With no argument, reads one JSON request `{"schema":1,"op":…,"input":…}` on stdin and
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
                     Command::Serve(a) => cmd::serve::run(a).await,
                     Command::Pay(a) => cmd::pay::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
+                    Command::Programs(c) => cmd::programs::run(c).await,
                     Command::Conformance(_) | Command::Keys(_) => Ok(()),
                 }
             })

@@ -48,6 +48,20 @@ pub fn is_memo_program(program_id: &Address) -> bool {
     *program_id == MEMO_PROGRAM || *program_id == MEMO_V1_PROGRAM
 }
 
+/// The Ed25519 signature-verification precompile (executed by LiteSVM's `precompiles` feature).
+pub const ED25519_PROGRAM: Address =
+    Address::from_str_const("Ed25519SigVerify111111111111111111111111111");
+
+/// Where the embedded chain loads the bundled payment-channel program by default. Its keypair
+/// is `programs/keys/channel-program-dev.json` (development only). `mppsol_solana::channel`
+/// carries the same constant; a test keeps them equal.
+pub const DEV_CHANNEL_PROGRAM_ID: Address =
+    Address::from_str_const("ADphTeEsWPxkukaNaiyfKNiYwuVwLSv4JVPEZRweh63v");
+
+/// The payment-channel program ELF (`programs/bin/channel.so`, rebuilt and checked against
+/// `programs/bin/SHA256SUMS` by `scripts/build-programs.sh`).
+pub const CHANNEL_PROGRAM_ELF: &[u8] = include_bytes!("../../../programs/bin/channel.so");
+
 #[cfg(test)]
 mod tests {
     use super::*;

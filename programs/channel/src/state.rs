@@ -22,7 +22,7 @@
 //! | 216 | 32 | rentPayer |
 //! | 248 | 8 | openSlot |
 
-use pinocchio::{AccountView, Address, error::ProgramError};
+use pinocchio::{AccountView, Address, cpi::Seed, error::ProgramError};
 
 use crate::error::{ChannelError, fail};
 
@@ -199,6 +199,21 @@ impl SeedBytes {
         out.salt = ch.salt.to_le_bytes();
         out.open_slot = ch.open_slot.to_le_bytes();
         out.bump = [ch.bump];
+    }
+
+    /// The signer seeds (with the bump) for `invoke_signed`.
+    #[inline(always)]
+    pub fn seeds(&self) -> [Seed<'_>; 8] {
+        [
+            Seed::from(CHANNEL_SEED),
+            Seed::from(&self.payer),
+            Seed::from(&self.payee),
+            Seed::from(&self.mint),
+            Seed::from(&self.signer),
+            Seed::from(&self.salt),
+            Seed::from(&self.open_slot),
+            Seed::from(&self.bump),
+        ]
     }
 
     /// All zero.

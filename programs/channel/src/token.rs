@@ -317,3 +317,51 @@ impl CreateAta<'_> {
         )
     }
 }
+
+/// The token side of a payer instruction (`topUp`, `withdrawPayer`): the channel's escrow and
+/// the payer's ATA under the channel's mint.
+pub struct PayerSide<'a> {
+    pub channel: &'a AccountView,
+    pub escrow: &'a AccountView,
+    pub payer_ata: &'a AccountView,
+    pub mint: &'a AccountView,
+    pub token_program: &'a AccountView,
+}
+
+impl<'a> PayerSide<'a> {
+    /// Checks the mint (the channel's, allowed extensions), the token program, that both token
+    /// accounts are the canonical ATAs and that the escrow is usable. Returns the transfer
+    /// context.
+    #[inline(always)]
+    pub fn check(&self, mint: &Address, payer: &Address) -> Result<TokenCtx<'a>, ProgramError> {
+        if self.mint.address() != mint {
+            return fail(ChannelError::InvalidChannelMint);
+        }
+        check_token_program(self.token_program)?;
+        let decimals = check_mint(self.mint, self.token_program)?;
+        let tp = self.token_program.address();
+        if !is_ata(self.escrow.address(), self.channel.address(), mint, tp) {
+            return fail(ChannelError::InvalidChannelTokenAccount);
+        }
+        if !is_ata(self.payer_ata.address(), payer, mint, tp) {
+            return fail(ChannelError::PayerAccountMismatch);
+        }
+        require_usable(self.escrow, mint, self.channel.address(), tp, &ESCROW_ERRORS)?;
+        Ok(TokenCtx {
+            program: self.token_program,
+            mint: self.mint,
+            decimals,
+        })
+    }
+}
+
+/// Errors for the escrow token account.
+pub const ESCROW_ERRORS: RoleErrors = RoleErrors {
+    invalid: ChannelError::InvalidChannelTokenAccount,
+    extensions: ChannelError::InvalidChannelTokenExtensions,
+};
+/// Errors for the payer's token account.
+pub const PAYER_ERRORS: RoleErrors = RoleErrors {
+    invalid: ChannelError::InvalidPayerTokenAccount,
+    extensions: ChannelError::InvalidPayerTokenExtensions,
+};

@@ -37,6 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "url": handle.url(),
                 "usdc": mints.usdc.address.to_string(),
                 "usdc2022": mints.usdc_2022.address.to_string(),
+                "channelProgram": mppsol_ledger::programs::DEV_CHANNEL_PROGRAM_ID.to_string(),
             })
         );
     } else {
@@ -48,6 +49,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "  dev USDC (Token-2022, 6 decimals, 1% fee):  {}",
             mints.usdc_2022.address
+        );
+        println!(
+            "  payment-channel program:                    {}",
+            mppsol_ledger::programs::DEV_CHANNEL_PROGRAM_ID
         );
         println!("  SOL: requestAirdrop; tokens: mppsol_mintTokens [owner, mint, amount]");
         println!("Ctrl-C to stop.");

@@ -7,5 +7,6 @@ pub mod demo_session;
 pub mod keys;
 pub mod localnet;
 pub mod pay;
+pub mod programs;
 pub mod receipt;
 pub mod serve;

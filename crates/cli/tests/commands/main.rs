@@ -61,6 +61,23 @@ fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value 
     v["result"].clone()
 }
 
+/// `mppsol localnet --port 0 --json` as a process, and its JSON line (url, dev mints, program).
+fn localnet() -> (Kill, serde_json::Value) {
+    let mut child = Kill(
+        bin()
+            .args(["localnet", "--port", "0", "--json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info = serde_json::from_str(&line).expect("localnet --json line");
+    (child, info)
+}
+
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -116,18 +133,7 @@ fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
 fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
     let dir = tmp("serve");
     // 1. localnet
-    let mut localnet = Kill(
-        bin()
-            .args(["localnet", "--port", "0", "--json"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(localnet.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).expect("localnet --json line");
+    let (_localnet, info) = localnet();
     let rpc_url = info["url"].as_str().unwrap().to_owned();
     let usdc = info["usdc"].as_str().unwrap().to_owned();
 
@@ -270,4 +276,106 @@ description = "Tomorrow's forecast"
     let _ = seller_file;
     drop(upstream);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn programs_deploy_puts_the_channel_program_on_localnet_through_the_upgradeable_loader() {
+    let dir = tmp("deploy");
+    let (_localnet, info) = localnet();
+    let rpc_url = info["url"].as_str().unwrap().to_owned();
+    // The bundled program is already there at the dev id.
+    let dev = info["channelProgram"].as_str().unwrap().to_owned();
+    let loaded = rpc(
+        &rpc_url,
+        "getAccountInfo",
+        serde_json::json!([dev, {"encoding": "base64"}]),
+    );
+    assert_eq!(loaded["value"]["executable"], true);
+
+    let (payer_file, payer) = new_key(&dir, "payer");
+    let (program_file, program) = new_key(&dir, "program");
+    rpc(
+        &rpc_url,
+        "requestAirdrop",
+        serde_json::json!([payer, 10_000_000_000u64]),
+    );
+    let out = run(&[
+        "programs",
+        "deploy",
+        "--url",
+        &rpc_url,
+        "--program",
+        "channel",
+        "--program-keypair",
+        program_file.to_str().unwrap(),
+        "--payer",
+        payer_file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), program);
+    let account = rpc(
+        &rpc_url,
+        "getAccountInfo",
+        serde_json::json!([program, {"encoding": "base64"}]),
+    );
+    assert_eq!(account["value"]["executable"], true);
+    assert_eq!(
+        account["value"]["owner"],
+        "BPFLoaderUpgradeab1e11111111111111111111111"
+    );
+
+    // The deployed program runs: `seal` (6) on an account it does not own is refused with its
+    // own error, InvalidChannelOwner (14 = 0xe).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let refused = rt.block_on(async {
+        use mppsol_ledger::Ledger as _;
+        use solana_signer::Signer as _;
+        let ledger = mppsol_ledger::rpc::RpcLedger::new(mppsol_ledger::rpc::RpcConfig::new(
+            rpc_url.clone(),
+            "localnet",
+        ))
+        .unwrap();
+        let payer = mppsol_client::signer::load_keypair_file(&payer_file).unwrap();
+        let ix = solana_instruction::Instruction {
+            program_id: program.parse().unwrap(),
+            accounts: vec![solana_instruction::AccountMeta::new(
+                solana_address::Address::new_unique(),
+                false,
+            )],
+            data: vec![6],
+        };
+        let blockhash = ledger.latest_blockhash().await.unwrap().blockhash;
+        let message =
+            solana_message::Message::new_with_blockhash(&[ix], Some(&payer.pubkey()), &blockhash);
+        let tx = solana_transaction::versioned::VersionedTransaction::try_new(
+            solana_message::VersionedMessage::Legacy(message),
+            &[&payer],
+        )
+        .unwrap();
+        ledger.send(&tx).await.unwrap_err().to_string()
+    });
+    assert!(refused.contains("custom program error: 0xe"), "{refused}");
+
+    // Deploying over an existing account is refused before anything is spent.
+    let again = run(&[
+        "programs",
+        "deploy",
+        "--url",
+        &rpc_url,
+        "--program",
+        "channel",
+        "--program-keypair",
+        program_file.to_str().unwrap(),
+        "--payer",
+        payer_file.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }

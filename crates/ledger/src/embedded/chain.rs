@@ -118,6 +118,13 @@ impl Chain {
         chain
     }
 
+    /// Deploys an SBF program (upgradeable loader) at `id`.
+    pub fn add_program(&mut self, id: Address, elf: &[u8]) -> Result<(), LedgerError> {
+        self.svm
+            .add_program(id, elf)
+            .map_err(|e| LedgerError::Embedded(format!("loading program {id}: {e}")))
+    }
+
     /// Unix time on the chain's clock.
     pub fn unix_timestamp(&self) -> i64 {
         wall_clock_secs().saturating_add(self.time_offset)

@@ -45,6 +45,8 @@ pub struct EmbeddedConfig {
     pub usdc_2022_fee: TransferFee,
     /// Lamports the faucet holds at genesis.
     pub faucet_lamports: u64,
+    /// Where to load the bundled payment-channel program at genesis (`None`: not loaded).
+    pub channel_program: Option<Address>,
 }
 
 impl Default for EmbeddedConfig {
@@ -57,6 +59,7 @@ impl Default for EmbeddedConfig {
             },
             // 500 million SOL: far more than any test spends, well below u64::MAX.
             faucet_lamports: 500_000_000 * 1_000_000_000,
+            channel_program: Some(crate::programs::DEV_CHANNEL_PROGRAM_ID),
         }
     }
 }
@@ -116,8 +119,13 @@ impl EmbeddedLedger {
                 let faucet = dev_assets::derive_keypair(config.seed, "faucet");
                 let mut chain =
                     Chain::genesis(config.seed, faucet, config.faucet_lamports, landed_tx);
-                let mints =
-                    dev_assets::create_dev_mints(&mut chain, config.seed, config.usdc_2022_fee);
+                let loaded = match config.channel_program {
+                    Some(id) => chain.add_program(id, crate::programs::CHANNEL_PROGRAM_ELF),
+                    None => Ok(()),
+                };
+                let mints = loaded.and_then(|()| {
+                    dev_assets::create_dev_mints(&mut chain, config.seed, config.usdc_2022_fee)
+                });
                 let ready = mints.map(|m| (m, chain.faucet.pubkey(), chain.genesis_hash));
                 let ok = ready.is_ok();
                 if ready_tx.send(ready).is_ok() && ok {
@@ -203,12 +211,8 @@ impl EmbeddedLedger {
     /// Deploys an SBF program (upgradeable loader, no upgrade authority).
     pub async fn add_program(&self, program_id: Address, elf: &[u8]) -> Result<(), LedgerError> {
         let elf = elf.to_vec();
-        self.with_chain(move |c| {
-            c.svm
-                .add_program(program_id, &elf)
-                .map_err(|e| LedgerError::Embedded(format!("loading program {program_id}: {e}")))
-        })
-        .await?
+        self.with_chain(move |c| c.add_program(program_id, &elf))
+            .await?
     }
 
     /// Produces `n` empty blocks: slot and block height advance by `n`, and blockhashes older

@@ -283,3 +283,70 @@ async fn usable_from_many_tasks_at_once() {
         assert_eq!(task.await.unwrap(), 3 * SOL);
     }
 }
+
+/// The canonical one-signature Ed25519 precompile instruction: header, key, signature, message.
+fn ed25519_ix(signer: &Keypair, message: &[u8], tamper: bool) -> solana_instruction::Instruction {
+    let mut sig: [u8; 64] = signer.sign_message(message).into();
+    if tamper {
+        sig[0] ^= 1;
+    }
+    let mut data = vec![1u8, 0];
+    let msg_len = u16::try_from(message.len()).unwrap();
+    for v in [48u16, u16::MAX, 16, u16::MAX, 112, msg_len, u16::MAX] {
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    data.extend_from_slice(signer.pubkey().as_ref());
+    data.extend_from_slice(&sig);
+    data.extend_from_slice(message);
+    solana_instruction::Instruction {
+        program_id: programs::ED25519_PROGRAM,
+        accounts: vec![],
+        data,
+    }
+}
+
+#[tokio::test]
+async fn ed25519_precompile_verifies_signatures() {
+    let fx = Fixture::embedded().await;
+    let payer = fx.funded(SOL).await;
+    let signer = Keypair::new();
+    let good = fx
+        .sign(&[ed25519_ix(&signer, b"voucher bytes", false)], &[&payer])
+        .await;
+    fx.ledger
+        .send(&good)
+        .await
+        .expect("a valid signature lands");
+    let bad = fx
+        .sign(&[ed25519_ix(&signer, b"voucher bytes", true)], &[&payer])
+        .await;
+    let err = fx.ledger.send(&bad).await.unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::TransactionFailed { err, .. } if err.contains("Instruction 0")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn channel_program_is_loaded_unless_disabled() {
+    let fx = Fixture::embedded().await;
+    let account = fx
+        .ledger
+        .get_account(&programs::DEV_CHANNEL_PROGRAM_ID)
+        .await
+        .unwrap()
+        .expect("the channel program is deployed at genesis");
+    assert!(account.executable);
+    let bare = EmbeddedLedger::new(EmbeddedConfig {
+        channel_program: None,
+        ..EmbeddedConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        bare.get_account(&programs::DEV_CHANNEL_PROGRAM_ID)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

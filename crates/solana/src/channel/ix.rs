@@ -526,6 +526,13 @@ pub enum DecodeError {
     /// The splits preimage is malformed.
     #[error("splits: {0}")]
     Splits(#[from] SplitsError),
+    /// No instruction at that index in the message.
+    #[error("the message has no instruction {0}")]
+    NoSuchInstruction(usize),
+    /// An account index outside the message's static keys (an address-lookup-table entry,
+    /// which cannot be resolved without the table, or a malformed message).
+    #[error("instruction account index {0} is not a static key of the message")]
+    UnresolvedAccount(usize),
 }
 
 fn exact(
@@ -703,6 +710,45 @@ pub fn decode_instruction(
     })
 }
 
+/// Decodes instruction `index` of a transaction message, as a server verifying a client-built
+/// open or topUp transaction sees it. Signer and writable flags come from the message header.
+/// Accounts loaded through address lookup tables are refused ([`DecodeError::UnresolvedAccount`]).
+pub fn decode_message_instruction(
+    program: &Address,
+    message: &solana_message::VersionedMessage,
+    index: usize,
+) -> Result<ChannelInstruction, DecodeError> {
+    let keys = message.static_account_keys();
+    let ix = message
+        .instructions()
+        .get(index)
+        .ok_or(DecodeError::NoSuchInstruction(index))?;
+    let key = |i: usize| {
+        keys.get(i)
+            .copied()
+            .ok_or(DecodeError::UnresolvedAccount(i))
+    };
+    let program_id = key(usize::from(ix.program_id_index))?;
+    let metas = ix
+        .accounts
+        .iter()
+        .map(|&i| {
+            let i = usize::from(i);
+            let pubkey = key(i)?;
+            let writable = message.is_maybe_writable_with_reserved_addresses(
+                i,
+                None::<&std::collections::BTreeSet<Address>>,
+            );
+            Ok(AccountMeta {
+                pubkey,
+                is_signer: message.is_signer(i),
+                is_writable: writable,
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    decode_instruction(program, &program_id, &metas, &ix.data)
+}
+
 /// [`decode_instruction`] for a whole [`Instruction`].
 pub fn decode(program: &Address, ix: &Instruction) -> Result<ChannelInstruction, DecodeError> {
     decode_instruction(program, &ix.program_id, &ix.accounts, &ix.data)
@@ -863,6 +909,27 @@ mod tests {
             decode(&P, &reclaim(&P, &a(2), &a(4))),
             Ok(ChannelInstruction::Reclaim { .. })
         ));
+    }
+
+    #[test]
+    fn decodes_an_open_inside_a_signed_transaction_message() {
+        let args = OpenArgs {
+            salt: 1,
+            deposit: 5,
+            grace_period: 60,
+            open_slot: 9,
+            splits: vec![],
+        };
+        let ix = open(&P, &parties(), &args);
+        let message =
+            solana_message::Message::new(std::slice::from_ref(&ix), Some(&parties().rent_payer));
+        let versioned = solana_message::VersionedMessage::Legacy(message);
+        let decoded = decode_message_instruction(&P, &versioned, 0).unwrap();
+        assert_eq!(decoded, decode(&P, &ix).unwrap());
+        assert_eq!(
+            decode_message_instruction(&P, &versioned, 1),
+            Err(DecodeError::NoSuchInstruction(1))
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ use solana_address::Address;
 use crate::token::{TokenProgram, associated_token_address};
 
 pub use error::ChannelErrorCode;
-pub use ix::{ChannelInstruction, DecodeError, decode_instruction, ed25519_voucher_instruction};
+pub use ix::{
+    ChannelInstruction, DecodeError, decode_instruction, decode_message_instruction,
+    ed25519_voucher_instruction,
+};
 pub use splits::{DistributionSplit, SplitsError};
 pub use state::{ChannelState, ChannelStatus, StateError};
 pub use voucher::{Voucher, VoucherError};

@@ -12,7 +12,7 @@
 
 use pinocchio::{
     AccountView, Address, ProgramResult,
-    cpi::{Seed, Signer},
+    cpi::Signer,
     error::ProgramError,
 };
 
@@ -20,7 +20,7 @@ use crate::error::{ChannelError, fail};
 use crate::events::{EventAccounts, Redirected, beneficiary};
 use crate::ix::reclaim::deallocate;
 use crate::splits::{self, BPS, Splits};
-use crate::state::{CHANNEL_SEED, Channel, SeedBytes, check_channel_address, status};
+use crate::state::{Channel, SeedBytes, check_channel_address, status};
 use crate::token::{self, RoleErrors, Standing, TokenCtx};
 use crate::{Now, OPEN_SLOT_WINDOW, TREASURY_OWNER, now, require_writable, stamp};
 
@@ -147,10 +147,7 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         &ch.mint,
         channel_addr,
         tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidChannelTokenAccount,
-            extensions: ChannelError::InvalidChannelTokenExtensions,
-        },
+        &token::ESCROW_ERRORS,
     )?;
     if !token::is_ata(payer_ata.address(), &ch.payer, &ch.mint, tp) {
         return fail(ChannelError::PayerAccountMismatch);
@@ -202,16 +199,7 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
     }
     ch.store(channel)?;
 
-    let seeds = [
-        Seed::from(CHANNEL_SEED),
-        Seed::from(&sb.payer),
-        Seed::from(&sb.payee),
-        Seed::from(&sb.mint),
-        Seed::from(&sb.signer),
-        Seed::from(&sb.salt),
-        Seed::from(&sb.open_slot),
-        Seed::from(&sb.bump),
-    ];
+    let seeds = sb.seeds();
     let signers = [Signer::from(&seeds)];
     let payer_ctx = Payer {
         program_id,

@@ -18,7 +18,7 @@ use crate::error::{ChannelError, fail};
 use crate::events::{self, EventAccounts};
 use crate::splits::Splits;
 use crate::state::{CHANNEL_LEN, CHANNEL_SEED, Channel, status};
-use crate::token::{self, ATA_PROGRAM_ID, CreateAta, RoleErrors, SYSTEM_PROGRAM_ID, TokenCtx};
+use crate::token::{self, ATA_PROGRAM_ID, CreateAta, SYSTEM_PROGRAM_ID, TokenCtx};
 use crate::{
     Now, OPEN_SLOT_WINDOW, exact_accounts, now, require_signer, require_writable,
 };
@@ -176,10 +176,7 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         mint.address(),
         payer.address(),
         tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidPayerTokenAccount,
-            extensions: ChannelError::InvalidPayerTokenExtensions,
-        },
+        &token::PAYER_ERRORS,
     )?;
 
     let mut hash = [0u8; 32];
@@ -233,10 +230,7 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         mint.address(),
         &pda,
         tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidChannelTokenAccount,
-            extensions: ChannelError::InvalidChannelTokenExtensions,
-        },
+        &token::ESCROW_ERRORS,
     )?;
 
     let ctx = TokenCtx {

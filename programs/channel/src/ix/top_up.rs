@@ -6,7 +6,7 @@ use pinocchio::{AccountView, Address, ProgramResult, error::ProgramError};
 
 use crate::error::{ChannelError, fail};
 use crate::state::{Channel, status};
-use crate::token::{self, RoleErrors, TokenCtx};
+use crate::token::{self, PayerSide};
 use crate::{exact_accounts, require_signer, require_writable};
 
 #[inline(always)]
@@ -42,33 +42,14 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         .deposit
         .checked_add(amount)
         .ok_or_else(|| ProgramError::from(ChannelError::TopUpDepositOverflow))?;
-    if mint.address() != &ch.mint {
-        return fail(ChannelError::InvalidChannelMint);
-    }
-    token::check_token_program(token_program)?;
-    let decimals = token::check_mint(mint, token_program)?;
-    let tp = token_program.address();
-    if !token::is_ata(escrow.address(), channel.address(), &ch.mint, tp) {
-        return fail(ChannelError::InvalidChannelTokenAccount);
-    }
-    if !token::is_ata(payer_ata.address(), &ch.payer, &ch.mint, tp) {
-        return fail(ChannelError::PayerAccountMismatch);
-    }
-    token::require_usable(
+    let ctx = PayerSide {
+        channel,
         escrow,
-        &ch.mint,
-        channel.address(),
-        tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidChannelTokenAccount,
-            extensions: ChannelError::InvalidChannelTokenExtensions,
-        },
-    )?;
-    let ctx = TokenCtx {
-        program: token_program,
+        payer_ata,
         mint,
-        decimals,
-    };
+        token_program,
+    }
+    .check(&ch.mint, &ch.payer)?;
     token::transfer(&ctx, payer_ata, escrow, payer, amount, &[])?;
     ch.deposit = deposit;
     ch.store(channel)

@@ -2,11 +2,11 @@
 //! channel; does not close anything. No data. Accounts: payer (s), channel (w),
 //! channelTokenAccount (w), payerTokenAccount (w), mint, tokenProgram.
 
-use pinocchio::{AccountView, Address, ProgramResult, cpi::{Seed, Signer}, error::ProgramError};
+use pinocchio::{AccountView, Address, ProgramResult, cpi::Signer, error::ProgramError};
 
 use crate::error::{ChannelError, fail};
-use crate::state::{CHANNEL_SEED, Channel, SeedBytes, check_channel_address, status};
-use crate::token::{self, RoleErrors, TokenCtx};
+use crate::state::{Channel, SeedBytes, check_channel_address, status};
+use crate::token::{self, PAYER_ERRORS, PayerSide};
 use crate::{Now, exact_accounts, no_args, now, require_signer, require_writable, stamp};
 
 #[inline(always)]
@@ -37,38 +37,15 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         .deposit
         .checked_sub(ch.settled)
         .ok_or_else(|| ProgramError::from(ChannelError::RefundCalculationOverflow))?;
-    if mint.address() != &ch.mint {
-        return fail(ChannelError::InvalidChannelMint);
-    }
-    token::check_token_program(token_program)?;
-    let decimals = token::check_mint(mint, token_program)?;
-    let tp = token_program.address();
-    if !token::is_ata(escrow.address(), channel.address(), &ch.mint, tp) {
-        return fail(ChannelError::InvalidChannelTokenAccount);
-    }
-    if !token::is_ata(payer_ata.address(), &ch.payer, &ch.mint, tp) {
-        return fail(ChannelError::PayerAccountMismatch);
-    }
-    token::require_usable(
+    let ctx = PayerSide {
+        channel,
         escrow,
-        &ch.mint,
-        channel.address(),
-        tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidChannelTokenAccount,
-            extensions: ChannelError::InvalidChannelTokenExtensions,
-        },
-    )?;
-    token::require_usable(
         payer_ata,
-        &ch.mint,
-        &ch.payer,
-        tp,
-        &RoleErrors {
-            invalid: ChannelError::InvalidPayerTokenAccount,
-            extensions: ChannelError::InvalidPayerTokenExtensions,
-        },
-    )?;
+        mint,
+        token_program,
+    }
+    .check(&ch.mint, &ch.payer)?;
+    token::require_usable(payer_ata, &ch.mint, &ch.payer, token_program.address(), &PAYER_ERRORS)?;
     let mut clock = Now { slot: 0, unix: 0 };
     now(&mut clock)?;
     ch.payer_withdrawn_at = stamp(clock.unix);
@@ -78,22 +55,8 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         let mut sb = SeedBytes::empty();
         SeedBytes::of(&ch, &mut sb);
         check_channel_address(channel.address(), &sb, program_id)?;
-        let seeds = [
-            Seed::from(CHANNEL_SEED),
-            Seed::from(&sb.payer),
-            Seed::from(&sb.payee),
-            Seed::from(&sb.mint),
-            Seed::from(&sb.signer),
-            Seed::from(&sb.salt),
-            Seed::from(&sb.open_slot),
-            Seed::from(&sb.bump),
-        ];
+        let seeds = sb.seeds();
         let signers = [Signer::from(&seeds)];
-        let ctx = TokenCtx {
-            program: token_program,
-            mint,
-            decimals,
-        };
         token::transfer(&ctx, escrow, payer_ata, channel, refund, &signers)?;
     }
     Ok(())
