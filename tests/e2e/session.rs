@@ -416,7 +416,12 @@ async fn sqlite_operator_vouchers_meter_and_settle() {
         );
     }
     let channel = live_channel(&stack).await;
-    let rec = stack.server_store.channel(&channel.to_string()).await.unwrap().unwrap();
+    let rec = stack
+        .server_store
+        .channel(&channel.to_string())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.voucher_signer, "operator");
     assert_eq!(rec.authorized_signer, stack.operator.pubkey().to_string());
     // A proof for another channel (or by another key) buys nothing.
@@ -450,12 +455,24 @@ async fn sqlite_client_tops_up_when_the_deposit_runs_low() {
     let (client, _) = stack.client();
     let agent_before = stack.token_balance(&stack.agent.pubkey()).await;
     for _ in 0..12 {
-        assert_eq!(client.get(&server.url).await.unwrap().response.status(), 200);
+        assert_eq!(
+            client.get(&server.url).await.unwrap().response.status(),
+            200
+        );
     }
     let channel = live_channel(&stack).await;
-    let rec = stack.server_store.channel(&channel.to_string()).await.unwrap().unwrap();
+    let rec = stack
+        .server_store
+        .channel(&channel.to_string())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.accepted_cumulative, 12 * PRICE);
-    assert_eq!(rec.escrowed, 15 * PRICE, "open + two top-ups of the deposit size");
+    assert_eq!(
+        rec.escrowed,
+        15 * PRICE,
+        "open + two top-ups of the deposit size"
+    );
     assert_eq!(
         stack.token_balance(&stack.agent.pubkey()).await,
         agent_before - 15 * PRICE
@@ -498,7 +515,10 @@ async fn sqlite_watchtower_settles_in_batches_and_closes_idle_channels() {
             mppsol_client::SpendingPolicy::default(),
         );
         for _ in 0..(5 + u64::from(n)) {
-            assert_eq!(client.get(&server.url).await.unwrap().response.status(), 200);
+            assert_eq!(
+                client.get(&server.url).await.unwrap().response.status(),
+                200
+            );
         }
         channels.push(method.channels().await.remove(0).channel_id);
     }
@@ -508,7 +528,11 @@ async fn sqlite_watchtower_settles_in_batches_and_closes_idle_channels() {
     let slot = stack.ledger.slot().await.unwrap();
     let report = watch::pass(&server.method, &cfg).await.unwrap();
     assert_eq!(report.settled, 3);
-    assert_eq!(stack.ledger.slot().await.unwrap() - slot, 1, "one transaction for three settles");
+    assert_eq!(
+        stack.ledger.slot().await.unwrap() - slot,
+        1,
+        "one transaction for three settles"
+    );
     for (n, id) in channels.iter().enumerate() {
         let acct = stack
             .ledger

@@ -107,6 +107,38 @@ fn demo_runs_the_whole_story_and_exits_zero() {
 }
 
 #[test]
+fn demo_session_pays_many_requests_with_two_transactions() {
+    let dir = tmp("demo-session");
+    let out = run(&[
+        "demo",
+        "--session",
+        "--requests",
+        "40",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("40 paid requests, 2 transactions on chain"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("agent  USDC 100.000000 -> 99.960000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("settled 0.040000 USDC, refunded 0.020000 USDC"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn keys_new_then_show_and_never_overwrite() {
     let dir = tmp("keys");
     let path = dir.join("id.json");
