@@ -134,6 +134,14 @@ impl Env {
         address
     }
 
+    /// Freezes `owner`'s ATA (token account state byte 108 = Frozen).
+    fn freeze(&mut self, owner: &Address) {
+        let address = associated_token_address(owner, &self.mint, self.tp);
+        let mut acc = self.svm.get_account(&address).unwrap();
+        acc.data[108] = 2;
+        self.svm.set_account(address, acc).unwrap();
+    }
+
     fn set_clock(&mut self, slot: u64, unix: i64) {
         self.slot = slot;
         self.unix = unix;
@@ -898,6 +906,38 @@ fn unusable_recipient_ata_forfeits_its_share_to_the_treasury() {
     env.distribute(&channel, &splits).unwrap();
     assert_eq!(env.balance(&a(7)), 2_000);
     assert_eq!(env.balance(&DEV_TREASURY_OWNER), 2_000);
+}
+
+#[test]
+fn a_frozen_payer_ata_blocks_payer_instructions_and_forfeits_the_sealed_refund() {
+    let mut env = Env::new(TokenProgram::Token);
+    let channel = env.open(vec![]);
+    let payer = env.payer.insecure_clone();
+    env.freeze(&payer.pubkey());
+    let pa = env.payer_accounts(&channel);
+    assert_eq!(
+        code(env.send(&[ix::top_up(&PROGRAM, &pa, 1)], &[&payer])),
+        E::InvalidPayerTokenAccount
+    );
+    env.settle_and_seal(&channel, Some(100)).unwrap();
+    assert_eq!(
+        code(env.send(&[ix::withdraw_payer(&PROGRAM, &pa)], &[&payer])),
+        E::InvalidPayerTokenAccount
+    );
+    // distribute cannot wait for the payer: the refund goes to the treasury, with an event.
+    let landed = env.distribute(&channel, &[]).unwrap();
+    assert_eq!(env.balance(&env.payee.pubkey()), 100);
+    assert_eq!(env.balance(&DEV_TREASURY_OWNER), DEPOSIT - 100);
+    assert_eq!(env.balance(&payer.pubkey()), 9 * DEPOSIT);
+    let mut event = vec![
+        0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1d, 209, 22, 185, 215, 84, 167, 84, 80,
+    ];
+    event.extend_from_slice(channel.as_ref());
+    event.extend_from_slice(payer.pubkey().as_ref());
+    event.extend_from_slice(&(DEPOSIT - 100).to_le_bytes());
+    event.extend_from_slice(&[2, 2]); // beneficiary Payer, reason NotInitialized (frozen)
+    assert!(landed.inner_data.contains(&event));
+    assert_eq!(env.state(&channel).status, ChannelStatus::Distributed);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use pinocchio::{AccountView, Address, ProgramResult, cpi::Signer, error::Program
 
 use crate::error::{ChannelError, fail};
 use crate::state::{Channel, SeedBytes, check_channel_address, status};
-use crate::token::{self, PAYER_ERRORS, PayerSide};
+use crate::token::{self, PayerSide};
 use crate::{Now, exact_accounts, no_args, now, require_signer, require_writable, stamp};
 
 #[inline(always)]
@@ -45,7 +45,6 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         token_program,
     }
     .check(&ch.mint, &ch.payer)?;
-    token::require_usable(payer_ata, &ch.mint, &ch.payer, token_program.address(), &PAYER_ERRORS)?;
     let mut clock = Now { slot: 0, unix: 0 };
     now(&mut clock)?;
     ch.payer_withdrawn_at = stamp(clock.unix);
