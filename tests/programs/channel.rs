@@ -1101,6 +1101,31 @@ fn compute_units() {
         "distribute, Sealed fast path (dealloc)",
         env.distribute(&channel2, &[]).unwrap().cu,
     ));
+    // Eight splits (a legacy transaction still fits 19 distribute accounts; 32 recipients need a
+    // v0 transaction with a lookup table, spec "distribute").
+    let many: Vec<_> = (0..8)
+        .map(|i| split(0x60 + i, 100 + u16::from(i)))
+        .collect();
+    for s in &many {
+        env.token_account(&s.recipient, 0);
+    }
+    let wide = {
+        let args = OpenArgs {
+            salt: 8,
+            ..env.args(many.clone())
+        };
+        env.send(&[ix::open(&PROGRAM, &parties, &args)], &[&payer])
+            .unwrap();
+        env.channel_of(&parties, &args)
+    };
+    env.settle_and_seal(&wide, Some(999_999)).unwrap();
+    let budget =
+        solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(400_000);
+    let dist = ix::distribute(&PROGRAM, &env.distribute_accounts(&wide), &many);
+    rows.push((
+        "distribute, Sealed (8 splits)",
+        env.send(&[budget, dist], &[]).unwrap().cu,
+    ));
     println!("| instruction | compute units (whole transaction) |\n|---|---|");
     for (name, cu) in &rows {
         println!("| {name} | {cu} |");
