@@ -986,13 +986,15 @@ fn token_2022_channels_work_and_disallowed_extensions_are_refused() {
     assert_eq!(env.balance(&env.payee.pubkey()), 123_456);
     assert_eq!(env.balance(&env.payer.pubkey()), 10 * DEPOSIT - 123_456);
 
-    // A mint with TransferFeeConfig (extension type 1) is refused at open.
-    let mut tail = vec![0u8; 165 - 82];
-    tail.push(1); // AccountType::Mint
-    tail.extend_from_slice(&1u16.to_le_bytes());
-    tail.extend_from_slice(&108u16.to_le_bytes());
-    tail.extend_from_slice(&[0u8; 108]);
-    let mut fee_env = Env::with_mint_data(TokenProgram::Token2022, Some(tail));
+    // A mint with an allowed extension (MetadataPointer, type 18) opens and settles.
+    let mut meta_env = Env::with_mint_data(TokenProgram::Token2022, Some(mint_extension(18, 64)));
+    let channel = meta_env.open(vec![]);
+    meta_env.settle_and_seal(&channel, Some(7)).unwrap();
+    meta_env.distribute(&channel, &[]).unwrap();
+    assert_eq!(meta_env.balance(&meta_env.payee.pubkey()), 7);
+
+    // A mint with TransferFeeConfig (type 1) is refused at open.
+    let mut fee_env = Env::with_mint_data(TokenProgram::Token2022, Some(mint_extension(1, 108)));
     let (parties, args) = (fee_env.parties(), fee_env.args(vec![]));
     let payer = fee_env.payer.insecure_clone();
     assert_eq!(
@@ -1006,6 +1008,17 @@ fn token_2022_channels_work_and_disallowed_extensions_are_refused() {
         code(fee_env.send(&[wrong_tp], &[&payer])),
         E::MintAccountMismatch
     );
+}
+
+/// The Token-2022 bytes after an 82-byte mint base: padding to 165, the Mint account type, one
+/// zero-valued TLV extension of `ty` with `len` bytes.
+fn mint_extension(ty: u16, len: u16) -> Vec<u8> {
+    let mut tail = vec![0u8; 165 - 82];
+    tail.push(1);
+    tail.extend_from_slice(&ty.to_le_bytes());
+    tail.extend_from_slice(&len.to_le_bytes());
+    tail.extend(std::iter::repeat_n(0u8, usize::from(len)));
+    tail
 }
 
 #[test]
