@@ -1154,3 +1154,28 @@ fn the_embedded_ledger_loads_the_same_program_at_the_same_id() {
     );
     assert_eq!(mppsol_ledger::programs::CHANNEL_PROGRAM_ELF, ELF);
 }
+
+#[test]
+fn a_delegated_signer_replaces_the_payer_for_vouchers() {
+    let mut env = Env::new(TokenProgram::Token);
+    let delegate = Keypair::new_from_array([9; 32]);
+    let parties = OpenParties {
+        authorized_signer: delegate.pubkey(),
+        ..env.parties()
+    };
+    let args = env.args(vec![]);
+    let payer = env.payer.insecure_clone();
+    env.send(&[ix::open(&PROGRAM, &parties, &args)], &[&payer])
+        .unwrap();
+    let channel = env.channel_of(&parties, &args);
+    assert_eq!(env.state(&channel).authorized_signer, delegate.pubkey());
+    let settle = ix::settle(&PROGRAM, &channel);
+    let (by_payer, _) = env.voucher_by(&payer, &channel, 10, 0);
+    assert_eq!(
+        code(env.send(&[by_payer, settle.clone()], &[])),
+        E::VoucherSignerMismatch
+    );
+    let (by_delegate, _) = env.voucher_by(&delegate, &channel, 10, 0);
+    env.send(&[by_delegate, settle], &[]).unwrap();
+    assert_eq!(env.state(&channel).settled, 10);
+}
