@@ -134,6 +134,14 @@ impl Env {
         address
     }
 
+    /// Freezes `owner`'s ATA (token account state byte 108 = Frozen).
+    fn freeze(&mut self, owner: &Address) {
+        let address = associated_token_address(owner, &self.mint, self.tp);
+        let mut acc = self.svm.get_account(&address).unwrap();
+        acc.data[108] = 2;
+        self.svm.set_account(address, acc).unwrap();
+    }
+
     fn set_clock(&mut self, slot: u64, unix: i64) {
         self.slot = slot;
         self.unix = unix;
@@ -901,6 +909,38 @@ fn unusable_recipient_ata_forfeits_its_share_to_the_treasury() {
 }
 
 #[test]
+fn a_frozen_payer_ata_blocks_payer_instructions_and_forfeits_the_sealed_refund() {
+    let mut env = Env::new(TokenProgram::Token);
+    let channel = env.open(vec![]);
+    let payer = env.payer.insecure_clone();
+    env.freeze(&payer.pubkey());
+    let pa = env.payer_accounts(&channel);
+    assert_eq!(
+        code(env.send(&[ix::top_up(&PROGRAM, &pa, 1)], &[&payer])),
+        E::InvalidPayerTokenAccount
+    );
+    env.settle_and_seal(&channel, Some(100)).unwrap();
+    assert_eq!(
+        code(env.send(&[ix::withdraw_payer(&PROGRAM, &pa)], &[&payer])),
+        E::InvalidPayerTokenAccount
+    );
+    // distribute cannot wait for the payer: the refund goes to the treasury, with an event.
+    let landed = env.distribute(&channel, &[]).unwrap();
+    assert_eq!(env.balance(&env.payee.pubkey()), 100);
+    assert_eq!(env.balance(&DEV_TREASURY_OWNER), DEPOSIT - 100);
+    assert_eq!(env.balance(&payer.pubkey()), 9 * DEPOSIT);
+    let mut event = vec![
+        0xe4, 0x45, 0xa5, 0x2e, 0x51, 0xcb, 0x9a, 0x1d, 209, 22, 185, 215, 84, 167, 84, 80,
+    ];
+    event.extend_from_slice(channel.as_ref());
+    event.extend_from_slice(payer.pubkey().as_ref());
+    event.extend_from_slice(&(DEPOSIT - 100).to_le_bytes());
+    event.extend_from_slice(&[2, 2]); // beneficiary Payer, reason NotInitialized (frozen)
+    assert!(landed.inner_data.contains(&event));
+    assert_eq!(env.state(&channel).status, ChannelStatus::Distributed);
+}
+
+#[test]
 fn only_the_payee_seals_and_only_the_payer_closes_or_withdraws() {
     let mut env = Env::new(TokenProgram::Token);
     let channel = env.open(vec![]);
@@ -946,13 +986,15 @@ fn token_2022_channels_work_and_disallowed_extensions_are_refused() {
     assert_eq!(env.balance(&env.payee.pubkey()), 123_456);
     assert_eq!(env.balance(&env.payer.pubkey()), 10 * DEPOSIT - 123_456);
 
-    // A mint with TransferFeeConfig (extension type 1) is refused at open.
-    let mut tail = vec![0u8; 165 - 82];
-    tail.push(1); // AccountType::Mint
-    tail.extend_from_slice(&1u16.to_le_bytes());
-    tail.extend_from_slice(&108u16.to_le_bytes());
-    tail.extend_from_slice(&[0u8; 108]);
-    let mut fee_env = Env::with_mint_data(TokenProgram::Token2022, Some(tail));
+    // A mint with an allowed extension (MetadataPointer, type 18) opens and settles.
+    let mut meta_env = Env::with_mint_data(TokenProgram::Token2022, Some(mint_extension(18, 64)));
+    let channel = meta_env.open(vec![]);
+    meta_env.settle_and_seal(&channel, Some(7)).unwrap();
+    meta_env.distribute(&channel, &[]).unwrap();
+    assert_eq!(meta_env.balance(&meta_env.payee.pubkey()), 7);
+
+    // A mint with TransferFeeConfig (type 1) is refused at open.
+    let mut fee_env = Env::with_mint_data(TokenProgram::Token2022, Some(mint_extension(1, 108)));
     let (parties, args) = (fee_env.parties(), fee_env.args(vec![]));
     let payer = fee_env.payer.insecure_clone();
     assert_eq!(
@@ -966,6 +1008,17 @@ fn token_2022_channels_work_and_disallowed_extensions_are_refused() {
         code(fee_env.send(&[wrong_tp], &[&payer])),
         E::MintAccountMismatch
     );
+}
+
+/// The Token-2022 bytes after an 82-byte mint base: padding to 165, the Mint account type, one
+/// zero-valued TLV extension of `ty` with `len` bytes.
+fn mint_extension(ty: u16, len: u16) -> Vec<u8> {
+    let mut tail = vec![0u8; 165 - 82];
+    tail.push(1);
+    tail.extend_from_slice(&ty.to_le_bytes());
+    tail.extend_from_slice(&len.to_le_bytes());
+    tail.extend(std::iter::repeat_n(0u8, usize::from(len)));
+    tail
 }
 
 #[test]
@@ -1061,6 +1114,31 @@ fn compute_units() {
         "distribute, Sealed fast path (dealloc)",
         env.distribute(&channel2, &[]).unwrap().cu,
     ));
+    // Eight splits (a legacy transaction still fits 19 distribute accounts; 32 recipients need a
+    // v0 transaction with a lookup table, spec "distribute").
+    let many: Vec<_> = (0..8)
+        .map(|i| split(0x60 + i, 100 + u16::from(i)))
+        .collect();
+    for s in &many {
+        env.token_account(&s.recipient, 0);
+    }
+    let wide = {
+        let args = OpenArgs {
+            salt: 8,
+            ..env.args(many.clone())
+        };
+        env.send(&[ix::open(&PROGRAM, &parties, &args)], &[&payer])
+            .unwrap();
+        env.channel_of(&parties, &args)
+    };
+    env.settle_and_seal(&wide, Some(999_999)).unwrap();
+    let budget =
+        solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(400_000);
+    let dist = ix::distribute(&PROGRAM, &env.distribute_accounts(&wide), &many);
+    rows.push((
+        "distribute, Sealed (8 splits)",
+        env.send(&[budget, dist], &[]).unwrap().cu,
+    ));
     println!("| instruction | compute units (whole transaction) |\n|---|---|");
     for (name, cu) in &rows {
         println!("| {name} | {cu} |");
@@ -1075,4 +1153,29 @@ fn the_embedded_ledger_loads_the_same_program_at_the_same_id() {
         DEV_CHANNEL_PROGRAM_ID
     );
     assert_eq!(mppsol_ledger::programs::CHANNEL_PROGRAM_ELF, ELF);
+}
+
+#[test]
+fn a_delegated_signer_replaces_the_payer_for_vouchers() {
+    let mut env = Env::new(TokenProgram::Token);
+    let delegate = Keypair::new_from_array([9; 32]);
+    let parties = OpenParties {
+        authorized_signer: delegate.pubkey(),
+        ..env.parties()
+    };
+    let args = env.args(vec![]);
+    let payer = env.payer.insecure_clone();
+    env.send(&[ix::open(&PROGRAM, &parties, &args)], &[&payer])
+        .unwrap();
+    let channel = env.channel_of(&parties, &args);
+    assert_eq!(env.state(&channel).authorized_signer, delegate.pubkey());
+    let settle = ix::settle(&PROGRAM, &channel);
+    let (by_payer, _) = env.voucher_by(&payer, &channel, 10, 0);
+    assert_eq!(
+        code(env.send(&[by_payer, settle.clone()], &[])),
+        E::VoucherSignerMismatch
+    );
+    let (by_delegate, _) = env.voucher_by(&delegate, &channel, 10, 0);
+    env.send(&[by_delegate, settle], &[]).unwrap();
+    assert_eq!(env.state(&channel).settled, 10);
 }

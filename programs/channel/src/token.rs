@@ -330,7 +330,7 @@ pub struct PayerSide<'a> {
 
 impl<'a> PayerSide<'a> {
     /// Checks the mint (the channel's, allowed extensions), the token program, that both token
-    /// accounts are the canonical ATAs and that the escrow is usable. Returns the transfer
+    /// accounts are the canonical ATAs and usable (extensions re-checked). Returns the transfer
     /// context.
     #[inline(always)]
     pub fn check(&self, mint: &Address, payer: &Address) -> Result<TokenCtx<'a>, ProgramError> {
@@ -347,6 +347,7 @@ impl<'a> PayerSide<'a> {
             return fail(ChannelError::PayerAccountMismatch);
         }
         require_usable(self.escrow, mint, self.channel.address(), tp, &ESCROW_ERRORS)?;
+        require_usable(self.payer_ata, mint, payer, tp, &PAYER_ERRORS)?;
         Ok(TokenCtx {
             program: self.token_program,
             mint: self.mint,

@@ -331,18 +331,21 @@ fn programs_deploy_puts_the_channel_program_on_localnet_through_the_upgradeable_
         "requestAirdrop",
         serde_json::json!([payer, 10_000_000_000u64]),
     );
-    let out = run(&[
-        "programs",
-        "deploy",
-        "--url",
-        &rpc_url,
-        "--program",
-        "channel",
-        "--program-keypair",
-        program_file.to_str().unwrap(),
-        "--payer",
-        payer_file.to_str().unwrap(),
-    ]);
+    let deploy = || {
+        run(&[
+            "programs",
+            "deploy",
+            "--url",
+            &rpc_url,
+            "--program",
+            "channel",
+            "--program-keypair",
+            program_file.to_str().unwrap(),
+            "--payer",
+            payer_file.to_str().unwrap(),
+        ])
+    };
+    let out = deploy();
     assert!(
         out.status.success(),
         "{}",
@@ -396,18 +399,7 @@ fn programs_deploy_puts_the_channel_program_on_localnet_through_the_upgradeable_
     assert!(refused.contains("custom program error: 0xe"), "{refused}");
 
     // Deploying over an existing account is refused before anything is spent.
-    let again = run(&[
-        "programs",
-        "deploy",
-        "--url",
-        &rpc_url,
-        "--program",
-        "channel",
-        "--program-keypair",
-        program_file.to_str().unwrap(),
-        "--payer",
-        payer_file.to_str().unwrap(),
-    ]);
+    let again = deploy();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }

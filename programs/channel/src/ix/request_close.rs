@@ -3,9 +3,8 @@
 
 use pinocchio::{AccountView, Address, ProgramResult};
 
-use crate::error::{ChannelError, fail};
 use crate::state::{Channel, status};
-use crate::{Now, exact_accounts, no_args, now, require_signer, stamp};
+use crate::{Now, exact_accounts, no_args, now, stamp};
 
 #[inline(always)]
 pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> ProgramResult {
@@ -13,15 +12,8 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
     no_args(rest)?;
     let payer = &accounts[0];
     let channel = &accounts[1];
-    require_signer(payer)?;
     let mut ch = Channel::empty();
-    Channel::load(channel, program_id, &mut ch)?;
-    if payer.address() != &ch.payer {
-        return fail(ChannelError::InvalidChannelPayer);
-    }
-    if ch.status != status::OPEN {
-        return fail(ChannelError::InvalidChannelStatus);
-    }
+    super::payer_channel(program_id, payer, channel, status::OPEN, &mut ch)?;
     let mut clock = Now { slot: 0, unix: 0 };
     now(&mut clock)?;
     ch.closure_started_at = stamp(clock.unix);

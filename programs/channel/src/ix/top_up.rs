@@ -7,7 +7,7 @@ use pinocchio::{AccountView, Address, ProgramResult, error::ProgramError};
 use crate::error::{ChannelError, fail};
 use crate::state::{Channel, status};
 use crate::token::{self, PayerSide};
-use crate::{exact_accounts, require_signer, require_writable};
+use crate::{exact_accounts, require_writable};
 
 #[inline(always)]
 pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> ProgramResult {
@@ -24,17 +24,10 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
     let escrow = &accounts[3];
     let mint = &accounts[4];
     let token_program = &accounts[5];
-    require_signer(payer)?;
     require_writable(payer_ata)?;
     require_writable(escrow)?;
     let mut ch = Channel::empty();
-    Channel::load(channel, program_id, &mut ch)?;
-    if payer.address() != &ch.payer {
-        return fail(ChannelError::InvalidChannelPayer);
-    }
-    if ch.status != status::OPEN {
-        return fail(ChannelError::InvalidChannelStatus);
-    }
+    super::payer_channel(program_id, payer, channel, status::OPEN, &mut ch)?;
     if amount == 0 {
         return fail(ChannelError::DepositMustBeNonZero);
     }

@@ -6,8 +6,8 @@ use pinocchio::{AccountView, Address, ProgramResult, cpi::Signer, error::Program
 
 use crate::error::{ChannelError, fail};
 use crate::state::{Channel, SeedBytes, check_channel_address, status};
-use crate::token::{self, PAYER_ERRORS, PayerSide};
-use crate::{Now, exact_accounts, no_args, now, require_signer, require_writable, stamp};
+use crate::token::{self, PayerSide};
+use crate::{Now, exact_accounts, no_args, now, require_writable, stamp};
 
 #[inline(always)]
 pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> ProgramResult {
@@ -19,17 +19,10 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
     let payer_ata = &accounts[3];
     let mint = &accounts[4];
     let token_program = &accounts[5];
-    require_signer(payer)?;
     require_writable(escrow)?;
     require_writable(payer_ata)?;
     let mut ch = Channel::empty();
-    Channel::load(channel, program_id, &mut ch)?;
-    if payer.address() != &ch.payer {
-        return fail(ChannelError::InvalidChannelPayer);
-    }
-    if ch.status != status::SEALED {
-        return fail(ChannelError::InvalidChannelStatus);
-    }
+    super::payer_channel(program_id, payer, channel, status::SEALED, &mut ch)?;
     if ch.payer_withdrawn_at != 0 {
         return fail(ChannelError::PayerAlreadyWithdrawn);
     }
@@ -45,7 +38,6 @@ pub fn process(program_id: &Address, accounts: &[AccountView], rest: &[u8]) -> P
         token_program,
     }
     .check(&ch.mint, &ch.payer)?;
-    token::require_usable(payer_ata, &ch.mint, &ch.payer, token_program.address(), &PAYER_ERRORS)?;
     let mut clock = Now { slot: 0, unix: 0 };
     now(&mut clock)?;
     ch.payer_withdrawn_at = stamp(clock.unix);
