@@ -403,3 +403,172 @@ fn programs_deploy_puts_the_channel_program_on_localnet_through_the_upgradeable_
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+/// Sessions through `mppsol serve` as a process: the 11th voucher is accepted and persisted,
+/// the proxy forwards the request, and the process is killed with SIGKILL before it answers.
+/// After a restart on the same database, the restarted client and the server agree on the
+/// accepted amount; the lost response's voucher counted once; the close settles exactly that.
+#[test]
+fn serve_session_survives_sigkill_between_accepting_a_voucher_and_responding() {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+
+    const PRICE: u64 = 1_000;
+    let dir = tmp("serve-session-kill");
+    let (_localnet, info) = localnet();
+    let rpc_url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (seller_file, seller) = new_key(&dir, "seller");
+    let (agent_file, agent) = new_key(&dir, "agent");
+    rpc(&rpc_url, "requestAirdrop", serde_json::json!([seller, 5_000_000_000u64]));
+    rpc(&rpc_url, "mppsol_mintTokens", serde_json::json!([agent, usdc, 5_000_000u64]));
+    rpc(&rpc_url, "mppsol_mintTokens", serde_json::json!([seller, usdc, 0u64]));
+
+    // The upstream answers every request but the 11th, which it holds while the test kills
+    // the proxy.
+    let upstream_port = free_port();
+    let (held_tx, held_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let l = TcpListener::bind(("127.0.0.1", upstream_port)).unwrap();
+        let mut held = Vec::new();
+        for (n, stream) in l.incoming().enumerate() {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 8192];
+            let _ = std::io::Read::read(&mut s, &mut buf).unwrap();
+            if n == 10 {
+                held.push(s);
+                let _ = held_tx.send(());
+                continue;
+            }
+            let body = "{\"unit\":\"ok\"}";
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut s, resp.as_bytes());
+        }
+    });
+
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "units.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+database = "server.db"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[solana.session]
+payee_keypair = "seller.json"
+watch = false
+
+[[route]]
+method = "GET"
+path = "/unit"
+amount = "{PRICE}"
+currency = "{usdc}"
+intent = "session"
+"#
+        ),
+    )
+    .unwrap();
+    let start_serve = || {
+        let child = Kill(
+            bin()
+                .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .current_dir(&dir)
+                .spawn()
+                .unwrap(),
+        );
+        wait_listening(port);
+        child
+    };
+    let mut serve = start_serve();
+    let url = format!("http://127.0.0.1:{port}/unit");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let agent_key = Arc::new(mppsol_client::signer::load_keypair_file(&agent_file).unwrap());
+    let agent_db = dir.join("agent.db");
+    let client = |timeout: Duration| {
+        let ledger: Arc<dyn mppsol_ledger::Ledger> = Arc::new(
+            mppsol_ledger::rpc::RpcLedger::new(mppsol_ledger::rpc::RpcConfig::new(
+                &rpc_url, "localnet",
+            ))
+            .unwrap(),
+        );
+        let store = rt
+            .block_on(mppsol_store::open_store(agent_db.to_str().unwrap()))
+            .unwrap();
+        let session = Arc::new(mppsol_client::SolanaSessionClient::new(
+            agent_key.clone(),
+            ledger,
+            store.clone(),
+            mppsol_solana::network::Network::Localnet,
+            100 * PRICE,
+        ));
+        let paying = mppsol_client::PayingClient::new(
+            reqwest::Client::builder().timeout(timeout).build().unwrap(),
+            vec![session],
+            mppsol_client::SpendingPolicy::default(),
+        );
+        (paying, store)
+    };
+    let (paying, _) = client(Duration::from_secs(30));
+    for i in 1..=10 {
+        let r = rt.block_on(paying.get(&url)).unwrap();
+        assert_eq!(r.response.status(), 200, "request {i}");
+    }
+    // The 11th: persisted, forwarded, held upstream; the proxy dies by SIGKILL.
+    let eleventh = {
+        let paying = paying.clone();
+        let url = url.clone();
+        rt.spawn(async move { paying.get(&url).await })
+    };
+    held_rx.recv_timeout(Duration::from_secs(30)).expect("11th request reached upstream");
+    serve.0.kill().unwrap();
+    let _ = serve.0.wait();
+    assert!(rt.block_on(eleventh).unwrap().is_err(), "no answer from a killed proxy");
+
+    // Restart both sides.
+    serve = start_serve();
+    let (paying, agent_store) = client(Duration::from_secs(30));
+    let r = rt.block_on(paying.get(&url)).unwrap();
+    assert_eq!(r.response.status(), 200);
+    assert_eq!(rt.block_on(r.response.text()).unwrap(), "{\"unit\":\"ok\"}");
+
+    let server_store = rt
+        .block_on(mppsol_store::open_store(dir.join("server.db").to_str().unwrap()))
+        .unwrap();
+    let open = rt
+        .block_on(server_store.channels_with_status(mppsol_store::SessionStatus::Open, 10))
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    let ch = &open[0];
+    assert_eq!(ch.accepted_cumulative, 12 * PRICE, "the killed request's voucher counted once");
+    assert_eq!(ch.spent, 12 * PRICE);
+    let mine = rt
+        .block_on(agent_store.client_channel(&ch.channel_id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(mine.accepted, ch.accepted_cumulative, "client and server agree");
+    let closed = rt.block_on(paying.close_session(&url)).unwrap();
+    let receipt = closed.receipt.unwrap();
+    assert_eq!(receipt.extra["spent"], serde_json::json!((12 * PRICE).to_string()));
+    assert_eq!(
+        receipt.extra["refunded"],
+        serde_json::json!((88 * PRICE).to_string())
+    );
+    drop(serve);
+    let _ = seller_file;
+    let _ = std::fs::remove_dir_all(dir);
+}
