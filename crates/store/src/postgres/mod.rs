@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
 //! | `records.rs` | `payments`, `daily_spend`, pruning |
+//! | `crate::operator` (expanded here) | the operator tables (`0003_operator.sql`); transfers lock their account `FOR UPDATE` |
 
 mod records;
 mod replay;
@@ -85,6 +86,15 @@ impl PgStore {
         self.pool.close().await;
     }
 }
+
+/// Opens a write transaction; operator writes lock the paying account's row inside it.
+async fn begin_write(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin().await
+}
+
+crate::operator::operator_store_impl!(crate::PgStore, sqlx::PgConnection, lock = " FOR UPDATE");
 
 #[async_trait]
 impl Store for PgStore {
