@@ -171,6 +171,23 @@ impl SolanaChargeClient {
     }
 }
 
+/// What a `solana`/`charge` challenge asks, read without signing (shared by every signer that
+/// answers charge challenges).
+pub fn charge_quote(challenge: &Challenge) -> Result<Quote, MethodError> {
+    let r = SolanaChargeClient::request(challenge)?;
+    Ok(Quote {
+        amount: r.amount,
+        // Mints are case-sensitive base58; only the `sol` keyword is normalised.
+        currency: if r.currency.eq_ignore_ascii_case("sol") {
+            "sol".into()
+        } else {
+            r.currency.clone()
+        },
+        recipient: Some(r.recipient.to_string()),
+        network: Some(r.network().to_string()),
+    })
+}
+
 impl ClientMethod for SolanaChargeClient {
     fn method(&self) -> &MethodName {
         &self.method
@@ -183,18 +200,7 @@ impl ClientMethod for SolanaChargeClient {
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
-        let r = Self::request(challenge)?;
-        Ok(Quote {
-            amount: r.amount,
-            // Mints are case-sensitive base58; only the `sol` keyword is normalised.
-            currency: if r.currency.eq_ignore_ascii_case("sol") {
-                "sol".into()
-            } else {
-                r.currency.clone()
-            },
-            recipient: Some(r.recipient.to_string()),
-            network: Some(r.network().to_string()),
-        })
+        charge_quote(challenge)
     }
 
     fn create_credential<'a>(

@@ -12,15 +12,18 @@
 //! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
 //! | [`signer`] | keypair files, env keys |
+//! | [`operator`] | signed operator-API requests; `OperatorSigner` (custodial accounts) |
 //! | [`error`] | `PayError`, `PolicyRule` |
 
 pub mod charge;
 pub mod error;
 pub mod middleware;
+pub mod operator;
 pub mod policy;
 pub mod signer;
 
 pub use charge::{ChargeMode, SolanaChargeClient};
 pub use error::{PayError, PolicyRule};
 pub use middleware::{PaidResponse, PayingClient};
+pub use operator::{ApiCredentials, OperatorApi, OperatorSigner};
 pub use policy::SpendingPolicy;
