@@ -136,6 +136,18 @@ text_enum!(
     }
 );
 
+/// Amounts leave the API as decimal strings (JSON numbers lose precision above 2^53).
+fn amount_text<S: serde::Serializer>(amount: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(amount)
+}
+
+fn opt_amount_text<S: serde::Serializer>(amount: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match amount {
+        Some(a) => s.collect_str(a),
+        None => s.serialize_none(),
+    }
+}
+
 /// A tenant of the service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Operator {
@@ -200,11 +212,13 @@ impl std::fmt::Debug for NewAccount {
 }
 
 /// An account's spending rules. `None` limits and lists mean "no limit".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// Largest single transfer, base units.
+    #[serde(serialize_with = "opt_amount_text")]
     pub max_single_transfer: Option<u64>,
     /// Largest total per UTC day, base units.
+    #[serde(serialize_with = "opt_amount_text")]
     pub max_daily_spend: Option<u64>,
     /// Addresses (or, for charges, realms) that may be paid.
     pub allowed_counterparties: Option<Vec<String>>,
@@ -213,6 +227,7 @@ pub struct Policy {
     /// Every transfer must carry a memo.
     pub require_memo: bool,
     /// Transfers above this wait for an operator's approval.
+    #[serde(serialize_with = "opt_amount_text")]
     pub escalation_threshold: Option<u64>,
     /// Nothing may be spent.
     pub paused: bool,
@@ -228,6 +243,7 @@ pub struct Transfer {
     /// Where it came from.
     pub kind: TransferKind,
     /// Base units.
+    #[serde(serialize_with = "amount_text")]
     pub amount: u64,
     /// `sol` or a mint.
     pub currency: String,
@@ -294,8 +310,10 @@ pub struct Session {
     /// The provider's endpoint.
     pub provider_endpoint: String,
     /// Most it may spend, base units.
+    #[serde(serialize_with = "amount_text")]
     pub cap: u64,
     /// Spent so far, base units.
+    #[serde(serialize_with = "amount_text")]
     pub running_total: u64,
     /// State.
     pub status: SessionStatus,
