@@ -8,8 +8,9 @@
 //! ```text
 //! X-Mppsol-Key:       key_…
 //! X-Mppsol-Timestamp: <Unix seconds>
-//! X-Mppsol-Signature: base64url(HMAC-SHA256(signing_key,
-//!                         METHOD "\n" PATH?QUERY "\n" TIMESTAMP "\n" base64url(SHA-256(body))))
+//! X-Mppsol-Nonce:     <16 to 64 URL-safe characters, fresh per request>
+//! X-Mppsol-Signature: base64url(HMAC-SHA256(signing_key, METHOD "\n" PATH?QUERY "\n"
+//!                         TIMESTAMP "\n" NONCE "\n" base64url(SHA-256(body))))
 //! signing_key = HMAC-SHA256(key = the secret's UTF-8 bytes, "mppsol/v1/request-signing")
 //! ```
 
@@ -32,6 +33,8 @@ use crate::error::PayError;
 pub const KEY_HEADER: &str = "x-mppsol-key";
 /// The Unix-seconds timestamp header.
 pub const TIMESTAMP_HEADER: &str = "x-mppsol-timestamp";
+/// The per-request nonce header (the operator accepts each nonce once).
+pub const NONCE_HEADER: &str = "x-mppsol-nonce";
 /// The request signature header.
 pub const SIGNATURE_HEADER: &str = "x-mppsol-signature";
 
@@ -51,10 +54,11 @@ pub fn canonical_request(
     method: &str,
     path_and_query: &str,
     timestamp: i64,
+    nonce: &str,
     body: &[u8],
 ) -> String {
     format!(
-        "{}\n{path_and_query}\n{timestamp}\n{}",
+        "{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
         method.to_ascii_uppercase(),
         URL_SAFE_NO_PAD.encode(Sha256::digest(body))
     )
@@ -66,6 +70,11 @@ pub fn request_mac(key: &[u8; 32], canonical: &str) -> [u8; 32] {
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(canonical.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// A fresh request nonce (128 random bits, base64url).
+pub fn new_nonce() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 /// An API key as its holder has it: the id and the secret.
@@ -85,19 +94,21 @@ impl ApiCredentials {
         }
     }
 
-    /// The three signing headers for a request at `timestamp`.
+    /// The four signing headers for a request at `timestamp` with `nonce`.
     pub fn sign(
         &self,
         method: &str,
         path_and_query: &str,
         timestamp: i64,
+        nonce: &str,
         body: &[u8],
-    ) -> [(&'static str, String); 3] {
-        let canonical = canonical_request(method, path_and_query, timestamp, body);
+    ) -> [(&'static str, String); 4] {
+        let canonical = canonical_request(method, path_and_query, timestamp, nonce, body);
         let mac = request_mac(&signing_key(&self.secret), &canonical);
         [
             (KEY_HEADER, self.key_id.clone()),
             (TIMESTAMP_HEADER, timestamp.to_string()),
+            (NONCE_HEADER, nonce.to_owned()),
             (SIGNATURE_HEADER, URL_SAFE_NO_PAD.encode(mac)),
         ]
     }
@@ -136,16 +147,31 @@ impl OperatorApi {
         path_and_query: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, PayError> {
+        self.send_with_headers(method, path_and_query, body, &[])
+            .await
+    }
+
+    /// [`OperatorApi::send`] with extra headers (`Idempotency-Key`); they are not signed.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, PayError> {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let now = SystemClock.now().unix();
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path_and_query}", self.base_url));
-        for (name, value) in self
-            .credentials
-            .sign(method.as_str(), path_and_query, now, &bytes)
+        for (name, value) in
+            self.credentials
+                .sign(method.as_str(), path_and_query, now, &new_nonce(), &bytes)
         {
             req = req.header(name, value);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if body.is_some() {
             req = req.header("content-type", "application/json").body(bytes);
@@ -241,20 +267,23 @@ mod tests {
     #[test]
     fn signatures_cover_method_path_time_and_body() {
         let key = ApiCredentials::new("key_a", "mppsol_sk_secret");
-        let base = key.sign("POST", "/v1/x?a=1", 100, b"{}");
+        let base = key.sign("POST", "/v1/x?a=1", 100, "n1", b"{}");
         assert_eq!(base[0], (KEY_HEADER, "key_a".to_owned()));
         assert_eq!(base[1], (TIMESTAMP_HEADER, "100".to_owned()));
+        assert_eq!(base[2], (NONCE_HEADER, "n1".to_owned()));
         for other in [
-            key.sign("GET", "/v1/x?a=1", 100, b"{}"),
-            key.sign("POST", "/v1/x?a=2", 100, b"{}"),
-            key.sign("POST", "/v1/x?a=1", 101, b"{}"),
-            key.sign("POST", "/v1/x?a=1", 100, b"{ }"),
-            ApiCredentials::new("key_a", "other").sign("POST", "/v1/x?a=1", 100, b"{}"),
+            key.sign("GET", "/v1/x?a=1", 100, "n1", b"{}"),
+            key.sign("POST", "/v1/x?a=2", 100, "n1", b"{}"),
+            key.sign("POST", "/v1/x?a=1", 101, "n1", b"{}"),
+            key.sign("POST", "/v1/x?a=1", 100, "n2", b"{}"),
+            key.sign("POST", "/v1/x?a=1", 100, "n1", b"{ }"),
+            ApiCredentials::new("key_a", "other").sign("POST", "/v1/x?a=1", 100, "n1", b"{}"),
         ] {
-            assert_ne!(other[2], base[2]);
+            assert_ne!(other[3], base[3]);
         }
         // Deterministic: the operator recomputes the same value.
-        assert_eq!(key.sign("post", "/v1/x?a=1", 100, b"{}")[2], base[2]);
+        assert_eq!(key.sign("post", "/v1/x?a=1", 100, "n1", b"{}")[3], base[3]);
+        assert_ne!(new_nonce(), new_nonce());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Request authentication: every `/v1` request (except the OpenAPI document) carries an API key
-//! id, a timestamp and an HMAC signature (see `mppsol_client::operator` for the exact bytes).
+//! id, a timestamp, a nonce and an HMAC signature over them, the method, path, query and body
+//! (see `mppsol_client::operator` for the exact bytes).
 //!
 //! Refused with 401: a missing or malformed header, a timestamp more than
 //! [`MAX_SKEW_SECS`] from the server clock, an unknown or revoked key, a signature that does
-//! not match (compared in constant time), and a signature seen before (recorded durably for
-//! the whole window in which its timestamp would be accepted, so a restart does not reopen it).
+//! not match (compared in constant time), and a nonce seen before with this key (recorded
+//! durably for the whole window in which its timestamp would be accepted, so a restart does
+//! not reopen it). A replayed request repeats its signed nonce, so it is refused.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -14,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mppsol_client::operator::{
-    KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, canonical_request, request_mac,
+    KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, canonical_request, request_mac,
 };
 use mppsol_store::operator::{Actor, KeyRole, KeyStatus, NonceOutcome};
 use subtle::ConstantTimeEq;
@@ -99,9 +101,18 @@ async fn verify(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, 
     let timestamp: i64 = header(parts, TIMESTAMP_HEADER)?.parse().map_err(|_| {
         ApiError::Unauthenticated(format!("{TIMESTAMP_HEADER} is not Unix seconds"))
     })?;
-    let signature_text = header(parts, SIGNATURE_HEADER)?;
+    let nonce = header(parts, NONCE_HEADER)?;
+    if !(16..=64).contains(&nonce.len())
+        || !nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::Unauthenticated(format!(
+            "{NONCE_HEADER} must be 16 to 64 URL-safe characters"
+        )));
+    }
     let signature = URL_SAFE_NO_PAD
-        .decode(signature_text)
+        .decode(header(parts, SIGNATURE_HEADER)?)
         .ok()
         .filter(|s| s.len() == 32)
         .ok_or_else(|| {
@@ -134,21 +145,21 @@ async fn verify(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, 
         .map_or_else(|| parts.uri.path(), |p| p.as_str());
     let expected = request_mac(
         &signing_key,
-        &canonical_request(parts.method.as_str(), path, timestamp, body),
+        &canonical_request(parts.method.as_str(), path, timestamp, nonce, body),
     );
     if !bool::from(expected.as_slice().ct_eq(&signature)) {
         return Err(ApiError::Unauthenticated(
             "the request signature does not match".into(),
         ));
     }
-    // Only a valid signature is recorded, so nobody can fill the table without the key.
+    // Only a validly signed nonce is recorded, so nobody can fill the table without the key.
     let outcome = state
         .store()
-        .record_nonce(key_id, signature_text, timestamp + MAX_SKEW_SECS + 1, now)
+        .record_nonce(key_id, nonce, timestamp + MAX_SKEW_SECS + 1, now)
         .await?;
     if outcome == NonceOutcome::Replayed {
         return Err(ApiError::Unauthenticated(
-            "replayed request: this signature was already used".into(),
+            "replayed request: this nonce was already used with this key".into(),
         ));
     }
     Ok(Caller {

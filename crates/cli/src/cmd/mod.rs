@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod demo;
 pub mod keys;
 pub mod localnet;
+pub mod operator;
 pub mod pay;
 pub mod receipt;
 pub mod serve;

@@ -58,6 +58,27 @@ pub(super) async fn ingest_receipt(
         ));
     }
     let amount = check_amount("amount", body.amount.0)?;
+    // The receipt of a charge this service signed settles that charge.
+    if let Some(challenge_id) = receipt.extra.get("challengeId").and_then(|v| v.as_str())
+        && let Some(settled) = state
+            .store()
+            .settle_charge(
+                &caller.actor,
+                &account.id,
+                &format!("challenge:{challenge_id}"),
+                &receipt.reference,
+                state.now(),
+            )
+            .await?
+    {
+        if settled.amount != amount {
+            return Err(ApiError::invalid(
+                "amount",
+                format!("the charge was for {}", settled.amount),
+            ));
+        }
+        return Ok(json(StatusCode::OK, settled));
+    }
     Address::from_str(&body.counterparty)
         .map_err(|_| ApiError::invalid("counterparty", "not a Solana address"))?;
     if body.memo.as_ref().is_some_and(|m| m.len() > MAX_MEMO_BYTES) {

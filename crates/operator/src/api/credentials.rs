@@ -117,12 +117,17 @@ async fn custodial_key(
         .map_err(|_| ApiError::Unexpected("sealed key is not a keypair".into()))
 }
 
-/// The signature a pull credential's transaction will land under.
+/// The signature the credential's transaction will land under, when it is known now: the
+/// first signature is the fee payer's, so a sponsored transaction gets its id only when the
+/// payee co-signs (the agent's receipt settles it then).
 fn transaction_signature(payload: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
     match ChargePayload::from_json(payload).ok()? {
         ChargePayload::Transaction { transaction } => decode_transaction(&transaction)
-            .ok()
-            .and_then(|tx| tx.signatures.first().map(ToString::to_string)),
+            .ok()?
+            .signatures
+            .first()
+            .filter(|s| **s != solana_signature::Signature::default())
+            .map(ToString::to_string),
         ChargePayload::Signature { signature } => Some(signature),
     }
 }
@@ -151,6 +156,12 @@ pub(super) async fn sign(
         body.www_authenticate.iter().map(String::as_str),
     )
     .map_err(|e| ApiError::invalid("www_authenticate", format!("unreadable challenge: {e}")))?;
+    if challenges.is_empty() {
+        return Err(ApiError::invalid(
+            "www_authenticate",
+            "no Payment challenge in it",
+        ));
+    }
     let challenge = payable(&state, &challenges)?;
     let quote = charge_quote(challenge).map_err(|e| ApiError::Unpayable(e.detail))?;
     let amount = quote.amount.get();

@@ -176,10 +176,10 @@ pub fn document_value() -> Value {
         if path.contains("{id}") {
             op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
         }
-        if *path == "/v1/accounts/{id}/transfers" {
-            if let Some(params) = op["parameters"].as_array_mut() {
-                params.push(json!({"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string"}}));
-            }
+        if *path == "/v1/accounts/{id}/transfers"
+            && let Some(params) = op["parameters"].as_array_mut()
+        {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string"}}));
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
@@ -193,10 +193,11 @@ pub fn document_value() -> Value {
             "securitySchemes": {
                 "key": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Key"},
                 "timestamp": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Timestamp", "description": "Unix seconds; refused beyond 300 s of the server clock"},
-                "signature": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Signature", "description": "base64url(HMAC-SHA256(signing_key, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n base64url(SHA-256(body)))), signing_key = HMAC-SHA256(secret, \"mppsol/v1/request-signing\"); each signature is accepted once"}
+                "nonce": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Nonce", "description": "16 to 64 URL-safe characters, fresh per request; each is accepted once per key"},
+                "signature": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Signature", "description": "base64url(HMAC-SHA256(signing_key, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n NONCE \\n base64url(SHA-256(body)))), signing_key = HMAC-SHA256(secret, \"mppsol/v1/request-signing\")"}
             }
         },
-        "security": [{"key": [], "timestamp": [], "signature": []}]
+        "security": [{"key": [], "timestamp": [], "nonce": [], "signature": []}]
     })
 }
 

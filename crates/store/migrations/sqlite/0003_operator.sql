@@ -115,7 +115,9 @@ CREATE INDEX outbox_jobs_due_idx ON outbox_jobs (status, next_attempt_at);
 
 -- Business events, the source of webhooks; the id is the idempotency key receivers see.
 CREATE TABLE events (
-    id          TEXT PRIMARY KEY NOT NULL,
+    -- Insertion order: webhook senders and readers page by it.
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
     operator_id TEXT NOT NULL REFERENCES operators (id),
     account_id  TEXT NULL REFERENCES accounts (id),
     type        TEXT NOT NULL CHECK (type IN ('transfer.settled', 'transfer.failed',
@@ -124,7 +126,7 @@ CREATE TABLE events (
     payload     TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
-CREATE INDEX events_operator_idx ON events (operator_id, created_at, id);
+CREATE INDEX events_operator_idx ON events (operator_id, seq);
 
 CREATE TABLE webhook_endpoints (
     id            TEXT PRIMARY KEY NOT NULL,
@@ -171,12 +173,13 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_operator_idx ON api_keys (operator_id, created_at, id);
 
--- Request signatures seen while they could still be replayed (inside the clock-skew window).
+-- Request nonces seen while their request could still be replayed (inside the clock-skew
+-- window): each is accepted once per key.
 CREATE TABLE request_nonces (
     key_id     TEXT NOT NULL,
-    signature  TEXT NOT NULL,
+    nonce      TEXT NOT NULL,
     expires_at BIGINT NOT NULL,
-    PRIMARY KEY (key_id, signature)
+    PRIMARY KEY (key_id, nonce)
 );
 CREATE INDEX request_nonces_expires_idx ON request_nonces (expires_at);
 

@@ -478,7 +478,7 @@ macro_rules! operator_store_impl {
                 async fn record_nonce(
                     &self,
                     key_id: &str,
-                    signature: &str,
+                    nonce: &str,
                     expires_at: i64,
                     now: i64,
                 ) -> Result<NonceOutcome, StoreError> {
@@ -487,11 +487,11 @@ macro_rules! operator_store_impl {
                         .execute(&self.pool)
                         .await?;
                     let inserted = sqlx::query(
-                        "INSERT INTO request_nonces (key_id, signature, expires_at) \
-                         VALUES ($1, $2, $3) ON CONFLICT (key_id, signature) DO NOTHING",
+                        "INSERT INTO request_nonces (key_id, nonce, expires_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (key_id, nonce) DO NOTHING",
                     )
                     .bind(key_id)
-                    .bind(signature)
+                    .bind(nonce)
                     .bind(expires_at)
                     .execute(&self.pool)
                     .await?
@@ -899,6 +899,70 @@ macro_rules! operator_store_impl {
                     Ok(failed)
                 }
 
+                async fn settle_charge(
+                    &self,
+                    actor: &Actor,
+                    account_id: &str,
+                    idempotency_key: &str,
+                    signature: &str,
+                    now: i64,
+                ) -> Result<Option<Transfer>, StoreError> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    locked_account(&mut tx, &actor.operator_id, account_id).await?;
+                    let Some((found, _)) = transfer_by(
+                        &mut tx, &actor.operator_id,
+                        "t.account_id = $2 AND t.idempotency_key = $3",
+                        account_id, idempotency_key,
+                    ).await? else {
+                        return Ok(None);
+                    };
+                    if found.kind != TransferKind::Charge {
+                        return Ok(None);
+                    }
+                    match found.status {
+                        TransferStatus::Pending => {}
+                        TransferStatus::Settled if found.signature.as_deref() == Some(signature) => {
+                            return Ok(Some(found));
+                        }
+                        other => {
+                            return Err(StoreError::Conflict(format!(
+                                "charge {} is {other} and cannot settle with this receipt", found.id
+                            )));
+                        }
+                    }
+                    if found.signature.as_deref().is_some_and(|s| s != signature) {
+                        return Err(StoreError::Conflict(format!(
+                            "charge {} was signed as another transaction", found.id
+                        )));
+                    }
+                    sqlx::query(
+                        "UPDATE transfers SET signature = $1, status = 'settled', settled_at = $2, \
+                             updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(signature)
+                    .bind(now)
+                    .bind(&found.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE outbox_jobs SET status = 'done', updated_at = $1 \
+                         WHERE transfer_id = $2 AND status IN ('pending', 'in_progress')",
+                    )
+                    .bind(now)
+                    .bind(&found.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let settled = transfer_by_id(&mut tx, &actor.operator_id, &found.id)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound(format!("transfer {}", found.id)))?;
+                    insert_event(&mut tx, &actor.operator_id, Some(account_id),
+                        EventType::TransferSettled, &settled.id, transfer_json(&settled), now).await?;
+                    insert_audit(&mut tx, actor, "charge.settle", &settled.id,
+                        serde_json::json!({"signature": signature}), now).await?;
+                    tx.commit().await?;
+                    Ok(Some(settled))
+                }
+
                 async fn get_transfer(&self, actor: &Actor, id: &str) -> Result<Option<Transfer>, StoreError> {
                     let mut conn = self.pool.acquire().await?;
                     transfer_by_id(&mut conn, &actor.operator_id, id).await
@@ -1094,7 +1158,7 @@ macro_rules! operator_store_impl {
                 ) -> Result<Vec<Event>, StoreError> {
                     let sql = format!(
                         "SELECT {} FROM events WHERE operator_id = $1 AND ($2 IS NULL OR type = $2) \
-                         ORDER BY created_at, id",
+                         ORDER BY seq",
                         rows::EVENT_COLUMNS
                     );
                     let found = sqlx::query(&sql)

@@ -159,7 +159,7 @@ pub enum ReceiptOutcome {
     OverSessionCap(Session),
 }
 
-/// What checking a request signature's freshness found.
+/// What recording a request nonce found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceOutcome {
     /// First use.
@@ -209,12 +209,12 @@ pub trait OperatorStore: Send + Sync {
     async fn revoke_api_key(&self, actor: &Actor, id: &str, now: i64)
     -> Result<ApiKey, StoreError>;
 
-    /// Records a request signature; a second use while its row lives is a replay. Rows past
-    /// `expires_at` are pruned on the way.
+    /// Records a request nonce of a key; a second use while its row lives is a replay. Rows
+    /// past `expires_at` are pruned on the way.
     async fn record_nonce(
         &self,
         key_id: &str,
-        signature: &str,
+        nonce: &str,
         expires_at: i64,
         now: i64,
     ) -> Result<NonceOutcome, StoreError>;
@@ -301,6 +301,20 @@ pub trait OperatorStore: Send + Sync {
         reason: &str,
         now: i64,
     ) -> Result<Transfer, StoreError>;
+
+    /// Settles a custodial charge from its receipt: the pending `charge` transfer of
+    /// `account_id` recorded under `idempotency_key` gets the landed `signature` (a sponsored
+    /// charge's transaction id is the payee's fee-payer signature, unknown when we sign), its
+    /// outbox job is done and `transfer.settled` is emitted. `None` when there is no such
+    /// charge; an already settled one is returned as it is.
+    async fn settle_charge(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        idempotency_key: &str,
+        signature: &str,
+        now: i64,
+    ) -> Result<Option<Transfer>, StoreError>;
 
     /// One of the actor's operator's transfers.
     async fn get_transfer(&self, actor: &Actor, id: &str) -> Result<Option<Transfer>, StoreError>;
