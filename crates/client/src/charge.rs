@@ -171,6 +171,14 @@ impl SolanaChargeClient {
     }
 }
 
+/// Whether `challenge` is a `solana`/`charge` challenge on `network` (shared by every signer
+/// that answers charge challenges).
+pub fn supports_charge(challenge: &Challenge, network: Network) -> bool {
+    challenge.method == MethodName::solana()
+        && challenge.intent == "charge"
+        && SolanaChargeClient::request(challenge).is_ok_and(|r| r.network() == network)
+}
+
 /// What a `solana`/`charge` challenge asks, read without signing (shared by every signer that
 /// answers charge challenges).
 pub fn charge_quote(challenge: &Challenge) -> Result<Quote, MethodError> {
@@ -194,9 +202,7 @@ impl ClientMethod for SolanaChargeClient {
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        challenge.method == self.method
-            && challenge.intent == "charge"
-            && Self::request(challenge).is_ok_and(|r| r.network() == self.network)
+        supports_charge(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {

@@ -21,12 +21,11 @@ use mpp::{
     BoxFuture, Challenge, ClientMethod, Clock, Credential, MethodError, MethodName, Problem, Quote,
     SystemClock, format_www_authenticate, parse_authorization,
 };
-use mppsol_solana::charge::request::ChargeRequest;
 use mppsol_solana::network::Network;
 use reqwest::{Method, Response};
 use sha2::{Digest, Sha256};
 
-use crate::charge::charge_quote;
+use crate::charge::{charge_quote, supports_charge};
 use crate::error::PayError;
 
 /// The API key id header.
@@ -242,10 +241,7 @@ impl ClientMethod for OperatorSigner {
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        challenge.method == self.method
-            && challenge.intent == "charge"
-            && ChargeRequest::from_json(challenge.request_value())
-                .is_ok_and(|r| r.network() == self.network)
+        supports_charge(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {

@@ -53,6 +53,20 @@ impl Caller {
         }
     }
 
+    /// The account filter of a list: an agent's own account whatever it asked (asking for
+    /// another is not found); an operator's choice as it is.
+    pub fn scoped_account(&self, asked: Option<String>) -> Result<Option<String>, ApiError> {
+        match &self.account_id {
+            Some(own) => {
+                if let Some(asked) = &asked {
+                    self.require_account(asked)?;
+                }
+                Ok(Some(own.clone()))
+            }
+            None => Ok(asked),
+        }
+    }
+
     /// Whether this caller may use `account_id` (an agent only its own; another account is
     /// reported as not found, like another operator's).
     pub fn require_account(&self, account_id: &str) -> Result<(), ApiError> {

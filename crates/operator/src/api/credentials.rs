@@ -14,9 +14,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mpp::{Challenge, ClientMethod, format_authorization, parse_www_authenticate_fields};
 use mppsol_client::SolanaChargeClient;
-use mppsol_client::charge::charge_quote;
+use mppsol_client::charge::{charge_quote, supports_charge};
 use mppsol_solana::charge::payload::{ChargePayload, decode_transaction};
-use mppsol_solana::charge::request::ChargeRequest;
 use mppsol_store::operator::{Account, CustodyMode, NewTransfer, TransferKind};
 use serde::Deserialize;
 use solana_address::Address;
@@ -51,12 +50,7 @@ struct CredentialRequest {
 fn payable<'c>(state: &AppState, challenges: &'c [Challenge]) -> Result<&'c Challenge, ApiError> {
     challenges
         .iter()
-        .find(|c| {
-            c.method == mpp::MethodName::solana()
-                && c.intent == "charge"
-                && ChargeRequest::from_json(c.request_value())
-                    .is_ok_and(|r| r.network() == state.network())
-        })
+        .find(|c| supports_charge(c, state.network()))
         .ok_or_else(|| {
             ApiError::Unpayable(format!(
                 "none of the {} challenge(s) is a solana charge on {}",

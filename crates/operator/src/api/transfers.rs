@@ -161,13 +161,7 @@ pub(super) async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = page(&query)?;
-    let mut account_id = query.get("account_id").cloned();
-    if let Some(own) = &caller.account_id {
-        if let Some(asked) = &account_id {
-            caller.require_account(asked)?;
-        }
-        account_id = Some(own.clone());
-    }
+    let account_id = caller.scoped_account(query.get("account_id").cloned())?;
     let status = query
         .get("status")
         .map(|s| {

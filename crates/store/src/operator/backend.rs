@@ -82,6 +82,25 @@ macro_rules! operator_store_impl {
                     .map(|(t, _)| t))
             }
 
+            /// `NotFound` unless the account is the operator's (no lock: reads only).
+            async fn require_owned(
+                conn: &mut Conn,
+                operator_id: &str,
+                account_id: &str,
+            ) -> Result<(), StoreError> {
+                let owned: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM accounts WHERE id = $1 AND operator_id = $2",
+                )
+                .bind(account_id)
+                .bind(operator_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match owned {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::NotFound(format!("account {account_id}"))),
+                }
+            }
+
             async fn policy_of(conn: &mut Conn, account_id: &str) -> Result<Policy, StoreError> {
                 let sql = format!(
                     "SELECT {} FROM account_policies WHERE account_id = $1",
@@ -608,16 +627,7 @@ macro_rules! operator_store_impl {
 
                 async fn get_policy(&self, actor: &Actor, account_id: &str) -> Result<Policy, StoreError> {
                     let mut conn = self.pool.acquire().await?;
-                    let owned: Option<String> = sqlx::query_scalar(
-                        "SELECT id FROM accounts WHERE id = $1 AND operator_id = $2",
-                    )
-                    .bind(account_id)
-                    .bind(&actor.operator_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if owned.is_none() {
-                        return Err(StoreError::NotFound(format!("account {account_id}")));
-                    }
+                    require_owned(&mut conn, &actor.operator_id, account_id).await?;
                     policy_of(&mut conn, account_id).await
                 }
 
@@ -1138,16 +1148,7 @@ macro_rules! operator_store_impl {
                     now: i64,
                 ) -> Result<u64, StoreError> {
                     let mut conn = self.pool.acquire().await?;
-                    let owned: Option<String> = sqlx::query_scalar(
-                        "SELECT id FROM accounts WHERE id = $1 AND operator_id = $2",
-                    )
-                    .bind(account_id)
-                    .bind(&actor.operator_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if owned.is_none() {
-                        return Err(StoreError::NotFound(format!("account {account_id}")));
-                    }
+                    require_owned(&mut conn, &actor.operator_id, account_id).await?;
                     spent(&mut conn, account_id, &utc_day(now)).await
                 }
 
