@@ -14,6 +14,15 @@ fn actor(s: &OpStack) -> Actor {
     }
 }
 
+/// What the account has counted today.
+async fn spent(s: &OpStack, account_id: &str) -> u64 {
+    s.state
+        .store()
+        .spent_on_day(&actor(s), account_id, s.state.now())
+        .await
+        .unwrap()
+}
+
 pub async fn same_key_same_body_replays_and_other_body_conflicts(backend: Backend) {
     let s = OpStack::spawn(backend).await;
     let a = s.custodial("idem", json!({})).await;
@@ -56,13 +65,7 @@ pub async fn same_key_same_body_replays_and_other_body_conflicts(backend: Backen
 
     // Counted once, with one outbox job written with it.
     let store = s.state.store();
-    assert_eq!(
-        store
-            .spent_on_day(&actor(&s), id, s.state.now())
-            .await
-            .unwrap(),
-        1500
-    );
+    assert_eq!(spent(&s, id).await, 1500);
     let job = store
         .outbox_job(first["id"].as_str().unwrap())
         .await
@@ -187,13 +190,7 @@ pub async fn each_policy_violation_is_refused_with_its_rule_and_an_event(backend
         .await
         .unwrap();
     assert_eq!(stored.len(), 6);
-    assert_eq!(
-        store
-            .spent_on_day(&actor(&s), id, s.state.now())
-            .await
-            .unwrap(),
-        800
-    );
+    assert_eq!(spent(&s, id).await, 800);
     let (_, rejected) = call(
         &s.operator,
         Method::GET,
@@ -228,13 +225,7 @@ pub async fn above_threshold_waits_for_approval_then_settles_or_is_rejected(back
         None,
         "no settlement before approval"
     );
-    assert_eq!(
-        store
-            .spent_on_day(&actor(&s), id, s.state.now())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(spent(&s, id).await, 0);
     let (_, events) = call(
         &s.operator,
         Method::GET,
@@ -266,13 +257,7 @@ pub async fn above_threshold_waits_for_approval_then_settles_or_is_rejected(back
         store.outbox_job(&txn).await.unwrap().unwrap().kind,
         "settle_transfer"
     );
-    assert_eq!(
-        store
-            .spent_on_day(&actor(&s), id, s.state.now())
-            .await
-            .unwrap(),
-        700
-    );
+    assert_eq!(spent(&s, id).await, 700);
     let (status, _) = call(
         &s.operator,
         Method::POST,
@@ -315,13 +300,7 @@ pub async fn above_threshold_waits_for_approval_then_settles_or_is_rejected(back
     )
     .await;
     assert_eq!(status, 409);
-    assert_eq!(
-        store
-            .spent_on_day(&actor(&s), id, s.state.now())
-            .await
-            .unwrap(),
-        700
-    );
+    assert_eq!(spent(&s, id).await, 700);
 }
 
 pub async fn transfers_list_with_filters_and_cursor(backend: Backend) {
@@ -475,13 +454,5 @@ pub async fn concurrent_requests_with_one_key_create_one_transfer(backend: Backe
     assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 201]);
     ids.dedup();
     assert_eq!(ids.len(), 1);
-    let actor = actor(&s);
-    assert_eq!(
-        s.state
-            .store()
-            .spent_on_day(&actor, &id, s.state.now())
-            .await
-            .unwrap(),
-        1000
-    );
+    assert_eq!(spent(&s, &id).await, 1000);
 }
