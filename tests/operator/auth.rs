@@ -1,7 +1,7 @@
 //! Request signatures, roles and key lifecycle.
 
 use mpp::Clock;
-use mppsol_client::operator::{ApiCredentials, new_nonce};
+use mppsol_client::operator::{ApiCredentials, SignedParts, new_nonce};
 use mppsol_e2e::Backend;
 use reqwest::Method;
 use serde_json::json;
@@ -19,7 +19,7 @@ async fn raw(
     replace: Option<(&str, &str)>,
 ) -> (u16, String) {
     let mut req = reqwest::Client::new().get(format!("{}{path}", s.base_url));
-    for (name, value) in key.sign("GET", path, timestamp, nonce, b"") {
+    for (name, value) in key.sign(&get(path, timestamp, nonce)) {
         match replace {
             Some((n, v)) if n == name => req = req.header(name, v),
             _ => req = req.header(name, value),
@@ -32,6 +32,17 @@ async fn raw(
         status,
         body["detail"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+fn get<'a>(path: &'a str, timestamp: i64, nonce: &'a str) -> SignedParts<'a> {
+    SignedParts {
+        method: "GET",
+        path_and_query: path,
+        timestamp,
+        nonce,
+        idempotency_key: None,
+        body: b"",
+    }
 }
 
 pub async fn bad_stale_and_replayed_signatures_are_refused(backend: Backend) {
@@ -64,22 +75,35 @@ pub async fn bad_stale_and_replayed_signatures_are_refused(backend: Backend) {
     assert!(detail.contains("does not match"), "{detail}");
     // The signature covers the path (and query): moving it elsewhere fails.
     let mut req = reqwest::Client::new().get(format!("{}/v1/transfers", s.base_url));
-    for (name, value) in key.sign("GET", path, now, &new_nonce(), b"") {
+    for (name, value) in key.sign(&get(path, now, &new_nonce())) {
         req = req.header(name, value);
     }
     assert_eq!(req.send().await.unwrap().status(), 401);
-    // …and the body.
-    let nonce = new_nonce();
+    // …and the body, and the idempotency key.
+    let good = br#"{"handle":"good","custody_mode":"custodial"}"#;
+    let signed = |nonce: &str, key_header: Option<&'static str>| {
+        let parts = SignedParts {
+            method: "POST",
+            path_and_query: path,
+            timestamp: now,
+            nonce,
+            idempotency_key: key_header,
+            body: good,
+        };
+        key.sign(&parts)
+    };
     let mut req = reqwest::Client::new()
         .post(format!("{}/v1/accounts", s.base_url))
         .body(r#"{"handle":"evil","custody_mode":"custodial"}"#);
-    for (name, value) in key.sign(
-        "POST",
-        path,
-        now,
-        &nonce,
-        br#"{"handle":"good","custody_mode":"custodial"}"#,
-    ) {
+    for (name, value) in signed(&new_nonce(), None) {
+        req = req.header(name, value);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 401);
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/v1/accounts", s.base_url))
+        .header("idempotency-key", "swapped")
+        .body(good.to_vec());
+    for (name, value) in signed(&new_nonce(), Some("original")) {
         req = req.header(name, value);
     }
     assert_eq!(req.send().await.unwrap().status(), 401);

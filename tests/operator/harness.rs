@@ -158,16 +158,9 @@ pub async fn call(
 
 /// `POST /v1/accounts/{id}/transfers` with an idempotency key.
 pub async fn transfer(api: &OperatorApi, account_id: &str, key: &str, body: Value) -> (u16, Value) {
-    // The API client has no header hook; the key travels as a signed header through a raw
-    // request built the same way.
     let path = format!("/v1/accounts/{account_id}/transfers");
     let r = api
-        .send_with_headers(
-            Method::POST,
-            &path,
-            Some(&body),
-            &[("idempotency-key", key)],
-        )
+        .send_idempotent(Method::POST, &path, Some(&body), Some(key))
         .await
         .expect("request");
     let status = r.status().as_u16();

@@ -10,7 +10,8 @@
 //! X-Mppsol-Timestamp: <Unix seconds>
 //! X-Mppsol-Nonce:     <16 to 64 URL-safe characters, fresh per request>
 //! X-Mppsol-Signature: base64url(HMAC-SHA256(signing_key, METHOD "\n" PATH?QUERY "\n"
-//!                         TIMESTAMP "\n" NONCE "\n" base64url(SHA-256(body))))
+//!                         TIMESTAMP "\n" NONCE "\n" IDEMPOTENCY-KEY "\n" base64url(SHA-256(body))))
+//! (IDEMPOTENCY-KEY is the `Idempotency-Key` header's value, empty when there is none)
 //! signing_key = HMAC-SHA256(key = the secret's UTF-8 bytes, "mppsol/v1/request-signing")
 //! ```
 
@@ -48,18 +49,37 @@ pub fn signing_key(secret: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The `Idempotency-Key` header, covered by the signature (changing it in transit could
+/// otherwise turn a retry into a second transfer).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// What a request signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedParts<'a> {
+    /// HTTP method (any case).
+    pub method: &'a str,
+    /// Path and query exactly as sent (`/v1/transfers?status=pending`).
+    pub path_and_query: &'a str,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// The request's nonce.
+    pub nonce: &'a str,
+    /// The `Idempotency-Key` header, if sent.
+    pub idempotency_key: Option<&'a str>,
+    /// The body bytes (empty when there is none).
+    pub body: &'a [u8],
+}
+
 /// The text a request signature covers.
-pub fn canonical_request(
-    method: &str,
-    path_and_query: &str,
-    timestamp: i64,
-    nonce: &str,
-    body: &[u8],
-) -> String {
+pub fn canonical_request(parts: &SignedParts<'_>) -> String {
     format!(
-        "{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
-        method.to_ascii_uppercase(),
-        URL_SAFE_NO_PAD.encode(Sha256::digest(body))
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        parts.method.to_ascii_uppercase(),
+        parts.path_and_query,
+        parts.timestamp,
+        parts.nonce,
+        parts.idempotency_key.unwrap_or_default(),
+        URL_SAFE_NO_PAD.encode(Sha256::digest(parts.body))
     )
 }
 
@@ -93,21 +113,14 @@ impl ApiCredentials {
         }
     }
 
-    /// The four signing headers for a request at `timestamp` with `nonce`.
-    pub fn sign(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        timestamp: i64,
-        nonce: &str,
-        body: &[u8],
-    ) -> [(&'static str, String); 4] {
-        let canonical = canonical_request(method, path_and_query, timestamp, nonce, body);
-        let mac = request_mac(&signing_key(&self.secret), &canonical);
+    /// The four signing headers for a request (the `Idempotency-Key`, if any, is sent by the
+    /// caller with the value signed here).
+    pub fn sign(&self, parts: &SignedParts<'_>) -> [(&'static str, String); 4] {
+        let mac = request_mac(&signing_key(&self.secret), &canonical_request(parts));
         [
             (KEY_HEADER, self.key_id.clone()),
-            (TIMESTAMP_HEADER, timestamp.to_string()),
-            (NONCE_HEADER, nonce.to_owned()),
+            (TIMESTAMP_HEADER, parts.timestamp.to_string()),
+            (NONCE_HEADER, parts.nonce.to_owned()),
             (SIGNATURE_HEADER, URL_SAFE_NO_PAD.encode(mac)),
         ]
     }
@@ -146,31 +159,36 @@ impl OperatorApi {
         path_and_query: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, PayError> {
-        self.send_with_headers(method, path_and_query, body, &[])
+        self.send_idempotent(method, path_and_query, body, None)
             .await
     }
 
-    /// [`OperatorApi::send`] with extra headers (`Idempotency-Key`); they are not signed.
-    pub async fn send_with_headers(
+    /// [`OperatorApi::send`] with a (signed) `Idempotency-Key`.
+    pub async fn send_idempotent(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<&serde_json::Value>,
-        headers: &[(&str, &str)],
+        idempotency_key: Option<&str>,
     ) -> Result<Response, PayError> {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let now = SystemClock.now().unix();
+        let nonce = new_nonce();
+        let parts = SignedParts {
+            method: method.as_str(),
+            path_and_query,
+            timestamp: SystemClock.now().unix(),
+            nonce: &nonce,
+            idempotency_key,
+            body: &bytes,
+        };
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path_and_query}", self.base_url));
-        for (name, value) in
-            self.credentials
-                .sign(method.as_str(), path_and_query, now, &new_nonce(), &bytes)
-        {
+        for (name, value) in self.credentials.sign(&parts) {
             req = req.header(name, value);
         }
-        for (name, value) in headers {
-            req = req.header(*name, *value);
+        if let Some(key) = idempotency_key {
+            req = req.header(IDEMPOTENCY_HEADER, key);
         }
         if body.is_some() {
             req = req.header("content-type", "application/json").body(bytes);
@@ -261,24 +279,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_cover_method_path_time_and_body() {
+    fn signatures_cover_every_part() {
         let key = ApiCredentials::new("key_a", "mppsol_sk_secret");
-        let base = key.sign("POST", "/v1/x?a=1", 100, "n1", b"{}");
-        assert_eq!(base[0], (KEY_HEADER, "key_a".to_owned()));
-        assert_eq!(base[1], (TIMESTAMP_HEADER, "100".to_owned()));
-        assert_eq!(base[2], (NONCE_HEADER, "n1".to_owned()));
-        for other in [
-            key.sign("GET", "/v1/x?a=1", 100, "n1", b"{}"),
-            key.sign("POST", "/v1/x?a=2", 100, "n1", b"{}"),
-            key.sign("POST", "/v1/x?a=1", 101, "n1", b"{}"),
-            key.sign("POST", "/v1/x?a=1", 100, "n2", b"{}"),
-            key.sign("POST", "/v1/x?a=1", 100, "n1", b"{ }"),
-            ApiCredentials::new("key_a", "other").sign("POST", "/v1/x?a=1", 100, "n1", b"{}"),
-        ] {
-            assert_ne!(other[3], base[3]);
+        let base = SignedParts {
+            method: "POST",
+            path_and_query: "/v1/x?a=1",
+            timestamp: 100,
+            nonce: "n1",
+            idempotency_key: Some("k1"),
+            body: b"{}",
+        };
+        let signed = key.sign(&base);
+        assert_eq!(signed[0], (KEY_HEADER, "key_a".to_owned()));
+        assert_eq!(signed[1], (TIMESTAMP_HEADER, "100".to_owned()));
+        assert_eq!(signed[2], (NONCE_HEADER, "n1".to_owned()));
+        let variants = [
+            SignedParts {
+                method: "GET",
+                ..base
+            },
+            SignedParts {
+                path_and_query: "/v1/x?a=2",
+                ..base
+            },
+            SignedParts {
+                timestamp: 101,
+                ..base
+            },
+            SignedParts {
+                nonce: "n2",
+                ..base
+            },
+            SignedParts {
+                idempotency_key: Some("k2"),
+                ..base
+            },
+            SignedParts {
+                idempotency_key: None,
+                ..base
+            },
+            SignedParts {
+                body: b"{ }",
+                ..base
+            },
+        ];
+        for other in variants {
+            assert_ne!(key.sign(&other)[3], signed[3], "{other:?}");
         }
+        let other_secret = ApiCredentials::new("key_a", "other");
+        assert_ne!(other_secret.sign(&base)[3], signed[3]);
         // Deterministic: the operator recomputes the same value.
-        assert_eq!(key.sign("post", "/v1/x?a=1", 100, "n1", b"{}")[3], base[3]);
+        assert_eq!(
+            key.sign(&SignedParts {
+                method: "post",
+                ..base
+            })[3],
+            signed[3]
+        );
         assert_ne!(new_nonce(), new_nonce());
     }
 

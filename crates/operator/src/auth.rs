@@ -1,5 +1,6 @@
 //! Request authentication: every `/v1` request (except the OpenAPI document) carries an API key
-//! id, a timestamp, a nonce and an HMAC signature over them, the method, path, query and body
+//! id, a timestamp, a nonce and an HMAC signature over them, the method, path, query,
+//! `Idempotency-Key` and body
 //! (see `mppsol_client::operator` for the exact bytes).
 //!
 //! Refused with 401: a missing or malformed header, a timestamp more than
@@ -16,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mppsol_client::operator::{
-    KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, canonical_request, request_mac,
+    IDEMPOTENCY_HEADER, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, SignedParts, TIMESTAMP_HEADER,
+    canonical_request, request_mac,
 };
 use mppsol_store::operator::{Actor, KeyRole, KeyStatus, NonceOutcome};
 use subtle::ConstantTimeEq;
@@ -157,9 +159,22 @@ async fn verify(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, 
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    let idempotency_key = match parts.headers.get(IDEMPOTENCY_HEADER) {
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::Unauthenticated(format!("{IDEMPOTENCY_HEADER} is not ASCII"))
+        })?),
+        None => None,
+    };
     let expected = request_mac(
         &signing_key,
-        &canonical_request(parts.method.as_str(), path, timestamp, nonce, body),
+        &canonical_request(&SignedParts {
+            method: parts.method.as_str(),
+            path_and_query: path,
+            timestamp,
+            nonce,
+            idempotency_key,
+            body,
+        }),
     );
     if !bool::from(expected.as_slice().ct_eq(&signature)) {
         return Err(ApiError::Unauthenticated(

@@ -194,7 +194,7 @@ pub fn document_value() -> Value {
                 "key": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Key"},
                 "timestamp": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Timestamp", "description": "Unix seconds; refused beyond 300 s of the server clock"},
                 "nonce": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Nonce", "description": "16 to 64 URL-safe characters, fresh per request; each is accepted once per key"},
-                "signature": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Signature", "description": "base64url(HMAC-SHA256(signing_key, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n NONCE \\n base64url(SHA-256(body)))), signing_key = HMAC-SHA256(secret, \"mppsol/v1/request-signing\")"}
+                "signature": {"type": "apiKey", "in": "header", "name": "X-Mppsol-Signature", "description": "base64url(HMAC-SHA256(signing_key, METHOD \\n PATH?QUERY \\n TIMESTAMP \\n NONCE \\n IDEMPOTENCY-KEY (or empty) \\n base64url(SHA-256(body)))), signing_key = HMAC-SHA256(secret, \"mppsol/v1/request-signing\")"}
             }
         },
         "security": [{"key": [], "timestamp": [], "nonce": [], "signature": []}]

@@ -23,8 +23,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::policy::decide;
 
-/// The header that makes a transfer request idempotent (required).
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+use mppsol_client::operator::IDEMPOTENCY_HEADER;
 
 /// Longest memo (the SPL Memo program's practical limit in one transaction).
 pub(crate) const MAX_MEMO_BYTES: usize = 566;
