@@ -63,6 +63,11 @@ pub async fn same_key_same_body_replays_and_other_body_conflicts(backend: Backen
     .await;
     assert_eq!(status, 400, "the Idempotency-Key header is required");
 
+    let ghost = json!({"amount": "1", "counterparty": address(7), "session_id": "sess_nope"});
+    let (status, problem) = transfer(&s.operator, id, "key-2", ghost).await;
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("sess_nope"));
+
     // Counted once, with one outbox job written with it.
     let store = s.state.store();
     assert_eq!(spent(&s, id).await, 1500);
@@ -153,6 +158,24 @@ pub async fn each_policy_violation_is_refused_with_its_rule_and_an_event(backend
     .await;
     assert_eq!(status, 200);
     rules.push(violation(&s, id, "k7", ok("1")).await);
+    // Pausing the account itself refuses the same way, and resuming lifts it.
+    let (status, _) = call(&s.operator, Method::PUT, &path, Some(json!({}))).await;
+    assert_eq!(status, 200);
+    let account_path = format!("/v1/accounts/{id}");
+    let paused = json!({"status": "paused"});
+    let (status, got) = call(&s.operator, Method::PATCH, &account_path, Some(paused)).await;
+    assert_eq!(
+        (status, got["status"].as_str()),
+        (200, Some("paused")),
+        "{got}"
+    );
+    let any = json!({"amount": "1", "counterparty": address(4)});
+    rules.push(violation(&s, id, "k8", any.clone()).await);
+    let active = json!({"status": "active"});
+    let (status, _) = call(&s.operator, Method::PATCH, &account_path, Some(active)).await;
+    assert_eq!(status, 200);
+    let (status, t) = transfer(&s.operator, id, "k9", any).await;
+    assert_eq!(status, 201, "{t}");
     assert_eq!(
         rules,
         [
@@ -161,6 +184,7 @@ pub async fn each_policy_violation_is_refused_with_its_rule_and_an_event(backend
             "require_memo",
             "category",
             "max_daily_spend",
+            "paused",
             "paused"
         ]
     );
@@ -189,8 +213,8 @@ pub async fn each_policy_violation_is_refused_with_its_rule_and_an_event(backend
         .list_events(&actor(&s), Some(EventType::PolicyViolation))
         .await
         .unwrap();
-    assert_eq!(stored.len(), 6);
-    assert_eq!(spent(&s, id).await, 800);
+    assert_eq!(stored.len(), 7);
+    assert_eq!(spent(&s, id).await, 801);
     let (_, rejected) = call(
         &s.operator,
         Method::GET,
@@ -198,7 +222,7 @@ pub async fn each_policy_violation_is_refused_with_its_rule_and_an_event(backend
         None,
     )
     .await;
-    assert_eq!(rejected["data"].as_array().unwrap().len(), 6);
+    assert_eq!(rejected["data"].as_array().unwrap().len(), 7);
 }
 
 pub async fn above_threshold_waits_for_approval_then_settles_or_is_rejected(backend: Backend) {

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mppsol_solana::token::{TokenProgram, associated_token_address};
-use mppsol_store::operator::{Account, CustodyMode, NewAccount, Policy};
+use mppsol_store::operator::{Account, AccountStatus, CustodyMode, NewAccount, Policy};
 use serde::Deserialize;
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -275,6 +275,27 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let account = visible_account(&state, &caller, &id).await?;
+    Ok(json(StatusCode::OK, account))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateAccount {
+    status: AccountStatus,
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_operator()?;
+    let body: UpdateAccount = parse_body(&body)?;
+    let account = state
+        .store()
+        .set_account_status(&caller.actor, &id, body.status, state.now())
+        .await?;
     Ok(json(StatusCode::OK, account))
 }
 

@@ -37,7 +37,10 @@ use crate::error::ApiError;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
-        .route("/v1/accounts/{id}", get(accounts::get_one))
+        .route(
+            "/v1/accounts/{id}",
+            get(accounts::get_one).patch(accounts::update),
+        )
         .route(
             "/v1/accounts/{id}/policy",
             get(accounts::get_policy).put(accounts::put_policy),
@@ -110,6 +113,14 @@ pub(crate) fn check_amount(field: &str, amount: u64) -> Result<u64, ApiError> {
         ));
     }
     Ok(amount)
+}
+
+/// Refuses an optional text field longer than `max` bytes.
+pub(crate) fn check_len(field: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v.len() > max => Err(ApiError::invalid(field, format!("at most {max} bytes"))),
+        _ => Ok(()),
+    }
 }
 
 /// `?limit=&cursor=` → a [`Page`].

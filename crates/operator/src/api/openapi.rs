@@ -21,6 +21,13 @@ pub const ROUTES: &[(&str, &str, &str, Option<&str>, &str)] = &[
     ),
     ("get", "/v1/accounts/{id}", "Get an account.", None, "200"),
     (
+        "patch",
+        "/v1/accounts/{id}",
+        "Pause or resume an account (operator): {\"status\": \"paused\" | \"active\"}; a paused account spends nothing.",
+        Some("UpdateAccount"),
+        "200",
+    ),
+    (
         "get",
         "/v1/accounts/{id}/policy",
         "Get an account's policy.",
@@ -134,6 +141,8 @@ fn schemas() -> Value {
             "address": {"type": "string", "description": "required for non_custodial"},
             "currency": {"type": "string", "description": "`sol` (default) or a mint address"},
             "policy": {"$ref": "#/components/schemas/Policy"}}},
+        "UpdateAccount": {"type": "object", "required": ["status"], "additionalProperties": false, "properties": {
+            "status": {"enum": ["active", "paused"]}}},
         "Policy": {"type": "object", "additionalProperties": false, "properties": {
             "max_single_transfer": amount(), "max_daily_spend": amount(),
             "allowed_counterparties": list, "categories": list,

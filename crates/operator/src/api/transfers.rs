@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use solana_address::Address;
 
 use super::accounts::visible_account;
-use super::{AmountIn, check_amount, json, list_response, page, parse_body};
+use super::{AmountIn, check_amount, check_len, json, list_response, page, parse_body};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -115,12 +115,8 @@ pub(super) async fn create(
     let amount = check_amount("amount", body.amount.0)?;
     Address::from_str(&body.counterparty)
         .map_err(|_| ApiError::invalid("counterparty", "not a Solana address"))?;
-    if body.memo.as_ref().is_some_and(|m| m.len() > MAX_MEMO_BYTES) {
-        return Err(ApiError::invalid(
-            "memo",
-            format!("at most {MAX_MEMO_BYTES} bytes"),
-        ));
-    }
+    check_len("memo", body.memo.as_deref(), MAX_MEMO_BYTES)?;
+    check_len("category", body.category.as_deref(), 64)?;
     let amount_text = amount.to_string();
     let hash = request_hash(&[
         Some(&amount_text),

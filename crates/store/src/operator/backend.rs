@@ -82,6 +82,17 @@ macro_rules! operator_store_impl {
                     .map(|(t, _)| t))
             }
 
+            /// A unique-index violation is a conflict the caller can act on (a concurrent insert
+            /// of the same handle or signature), not a backend failure.
+            fn unique_as_conflict(e: sqlx::Error, what: &str) -> StoreError {
+                match e.as_database_error() {
+                    Some(db) if db.is_unique_violation() => {
+                        StoreError::Conflict(format!("{what} is already recorded"))
+                    }
+                    _ => StoreError::Backend(e),
+                }
+            }
+
             /// `NotFound` unless the account is the operator's (no lock: reads only).
             async fn require_owned(
                 conn: &mut Conn,
@@ -242,7 +253,8 @@ macro_rules! operator_store_impl {
                 .bind(i.now)
                 .bind(i.settled_at)
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .map_err(|e| unique_as_conflict(e, "this transaction signature"))?;
                 Ok(())
             }
 
@@ -572,7 +584,8 @@ macro_rules! operator_store_impl {
                     .bind(&account.sealed_key)
                     .bind(now)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(|e| unique_as_conflict(e, "this handle"))?;
                     write_policy(&mut tx, &created.id, policy, now, true).await?;
                     insert_audit(&mut tx, actor, "account.create", &created.id,
                         serde_json::json!({"handle": created.handle, "custody_mode": created.custody_mode,
@@ -608,6 +621,27 @@ macro_rules! operator_store_impl {
                         .fetch_all(&self.pool)
                         .await?;
                     found.iter().map(rows::account).collect()
+                }
+
+                async fn set_account_status(
+                    &self,
+                    actor: &Actor,
+                    id: &str,
+                    status: AccountStatus,
+                    now: i64,
+                ) -> Result<Account, StoreError> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let mut account = locked_account(&mut tx, &actor.operator_id, id).await?;
+                    sqlx::query("UPDATE accounts SET status = $1 WHERE id = $2")
+                        .bind(status.as_str())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_audit(&mut tx, actor, "account.status", id,
+                        serde_json::json!({"from": account.status, "to": status}), now).await?;
+                    tx.commit().await?;
+                    account.status = status;
+                    Ok(account)
                 }
 
                 async fn sealed_account_key(
@@ -668,6 +702,19 @@ macro_rules! operator_store_impl {
                         } else {
                             TransferOutcome::KeyConflict(existing)
                         });
+                    }
+                    if let Some(session_id) = &transfer.session_id {
+                        let open: Option<String> = sqlx::query_scalar(
+                            "SELECT id FROM agent_sessions WHERE id = $1 AND account_id = $2 \
+                             AND status = 'open'",
+                        )
+                        .bind(session_id)
+                        .bind(&account.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if open.is_none() {
+                            return Err(StoreError::NotFound(format!("open session {session_id}")));
+                        }
                     }
                     let policy = policy_of(&mut tx, &account.id).await?;
                     let day = utc_day(now);
@@ -833,7 +880,8 @@ macro_rules! operator_store_impl {
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
-                    .await?
+                    .await
+                    .map_err(|e| unique_as_conflict(e, "this transaction signature"))?
                     .rows_affected();
                     if changed != 1 {
                         return Err(StoreError::Conflict(format!(
@@ -953,7 +1001,8 @@ macro_rules! operator_store_impl {
                     .bind(now)
                     .bind(&found.id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(|e| unique_as_conflict(e, "this transaction signature"))?;
                     sqlx::query(
                         "UPDATE outbox_jobs SET status = 'done', updated_at = $1 \
                          WHERE transfer_id = $2 AND status IN ('pending', 'in_progress')",

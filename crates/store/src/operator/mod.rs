@@ -234,6 +234,15 @@ pub trait OperatorStore: Send + Sync {
     /// The actor's operator's accounts, newest first.
     async fn list_accounts(&self, actor: &Actor, page: &Page) -> Result<Vec<Account>, StoreError>;
 
+    /// Pauses or resumes an account. `NotFound` if it is not the actor's operator's.
+    async fn set_account_status(
+        &self,
+        actor: &Actor,
+        id: &str,
+        status: AccountStatus,
+        now: i64,
+    ) -> Result<Account, StoreError>;
+
     /// A custodial account's sealed secret key (`None` for non-custodial or foreign ones).
     async fn sealed_account_key(
         &self,
