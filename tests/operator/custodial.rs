@@ -172,11 +172,12 @@ async fn paying_setup(
 pub async fn agent_with_only_an_api_key_pays_a_priced_route(backend: Backend) {
     let (stack, op, id, address, agent) = paying_setup(
         backend,
-        json!({"max_single_transfer": "50000"}),
+        json!({"max_single_transfer": "50000", "categories": ["api"], "require_memo": true}),
         1_000_000_000,
     )
     .await;
-    let signer = OperatorSigner::new(agent.clone(), id.clone(), Network::Localnet);
+    let signer =
+        OperatorSigner::new(agent.clone(), id.clone(), Network::Localnet).with_category("api");
     let client = PayingClient::new(
         reqwest::Client::new(),
         vec![Arc::new(signer)],
@@ -211,6 +212,10 @@ pub async fn agent_with_only_an_api_key_pays_a_priced_route(backend: Backend) {
     assert_eq!(t["kind"], "charge");
     assert_eq!(t["amount"], stack.opts.price.to_string());
     assert_eq!(t["counterparty"], recipient.to_string());
+    assert_eq!(
+        (t["category"].as_str(), t["memo"].as_str()),
+        (Some("api"), Some("e2e.local"))
+    );
     // Sponsored: the transaction id is the payee's fee-payer signature, unknown when signing.
     assert_eq!(t["signature"], serde_json::Value::Null);
     assert_eq!(t["status"], "pending");

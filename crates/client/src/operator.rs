@@ -205,6 +205,8 @@ pub struct OperatorSigner {
     account_id: String,
     network: Network,
     method: MethodName,
+    category: Option<String>,
+    memo: Option<String>,
 }
 
 impl OperatorSigner {
@@ -215,13 +217,33 @@ impl OperatorSigner {
             account_id: account_id.into(),
             network,
             method: MethodName::solana(),
+            category: None,
+            memo: None,
         }
+    }
+
+    /// Sends this category with every payment (for policies that require one).
+    pub fn with_category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+
+    /// Sends this memo with every payment (for policies that require one; by default the
+    /// operator records the challenge's realm).
+    pub fn with_memo(mut self, memo: impl Into<String>) -> Self {
+        self.memo = Some(memo.into());
+        self
     }
 
     async fn authorize(&self, challenge: &Challenge) -> Result<Credential, MethodError> {
         let www = format_www_authenticate(challenge)
             .map_err(|e| MethodError::verification(format!("unformattable challenge: {e}")))?;
-        let body = serde_json::json!({ "www_authenticate": [www] });
+        let body = serde_json::json!({
+            "www_authenticate": [www],
+            "request_url": challenge.realm,
+            "memo": self.memo,
+            "category": self.category,
+        });
         let path = format!("/v1/accounts/{}/credentials", self.account_id);
         let response = self
             .api
