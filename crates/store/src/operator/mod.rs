@@ -10,10 +10,14 @@
 //! | file | holds |
 //! |---|---|
 //! | `model.rs` | row types and the text enums of the `CHECK`ed columns |
-//! | `backend.rs` | the SQL, written once and expanded for SQLite and PostgreSQL |
+//! | `backend.rs` | the SQL, written once and expanded for SQLite and PostgreSQL: the trait impl |
+//! | `backend_helpers.rs` | locking, lookups, counters, events, audit, outbox, paging |
+//! | `backend_money.rs` | the transactions that move money (request, approve, reject, fail, settle, receipts) |
 //! | `rows.rs` | row → type mappings |
 
 mod backend;
+pub(crate) mod backend_helpers;
+pub(crate) mod backend_money;
 pub mod model;
 pub(crate) mod rows;
 

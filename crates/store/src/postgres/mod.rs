@@ -94,7 +94,12 @@ async fn begin_write(
     pool.begin().await
 }
 
-crate::operator::operator_store_impl!(crate::PgStore, sqlx::PgConnection, lock = " FOR UPDATE");
+crate::operator::operator_store_impl!(
+    crate::PgStore,
+    sqlx::PgPool,
+    sqlx::PgConnection,
+    lock = " FOR UPDATE"
+);
 
 #[async_trait]
 impl Store for PgStore {

@@ -165,7 +165,12 @@ async fn begin_write(
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
-crate::operator::operator_store_impl!(crate::SqliteStore, sqlx::SqliteConnection, lock = "");
+crate::operator::operator_store_impl!(
+    crate::SqliteStore,
+    sqlx::SqlitePool,
+    sqlx::SqliteConnection,
+    lock = ""
+);
 
 /// `SQLITE_BUSY`, including its extended codes (connections report extended result codes).
 fn is_busy(error: &sqlx::Error) -> bool {
