@@ -343,3 +343,42 @@ pub async fn custodial_signing_checks_balance_and_policy_first(backend: Backend)
         "nothing was paid"
     );
 }
+
+pub async fn escalated_charge_is_signed_once_after_approval(backend: Backend) {
+    let (stack, op, id, address, agent) = paying_setup(
+        backend,
+        json!({"escalation_threshold": "5000"}),
+        1_000_000_000,
+    )
+    .await;
+    let url = format!("{}/paid", stack.base_url);
+    let challenge = mppsol_e2e::challenge(&url).await;
+    let www = mpp::format_www_authenticate(&challenge).unwrap();
+    let path = format!("/v1/accounts/{id}/credentials");
+    let body = json!({"www_authenticate": [www]});
+
+    let (status, waiting) = call(&agent, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, 202, "{waiting}");
+    assert_eq!(waiting["transfer"]["status"], "pending_approval");
+    assert!(waiting.get("authorization").is_none());
+    let txn = waiting["transfer"]["id"].as_str().unwrap();
+    let (status, again) = call(&agent, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, 202, "still waiting: {again}");
+
+    let approve = format!("/v1/transfers/{txn}/approve");
+    let (status, _) = call(&op.operator, Method::POST, &approve, None).await;
+    assert_eq!(status, 200);
+    let (status, signed) = call(&agent, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, 200, "{signed}");
+    assert_eq!(signed["transfer"]["id"], txn);
+    let authorization = signed["authorization"].as_str().unwrap();
+    let (status, again) = call(&agent, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, 409, "signed once: {again}");
+
+    let credential = mpp::parse_authorization(authorization).unwrap();
+    let before = stack.balance(&address).await;
+    let (status, _, receipt) = mppsol_e2e::present(&url, &credential).await;
+    assert_eq!(status, 200);
+    assert!(receipt.is_some());
+    assert_eq!(before - stack.balance(&address).await, stack.opts.price);
+}

@@ -69,4 +69,6 @@ both_backends! {
         => agent_with_only_an_api_key_pays_a_priced_route,
     crate::custodial::custodial_signing_checks_balance_and_policy_first
         => custodial_signing_checks_balance_and_policy_first,
+    crate::custodial::escalated_charge_is_signed_once_after_approval
+        => escalated_charge_is_signed_once_after_approval,
 }

@@ -189,20 +189,23 @@ pub(super) async fn sign(
         )
         .await?;
     let (status, transfer) = outcome_response(outcome)?;
-    match status {
-        StatusCode::ACCEPTED => {
-            return Ok(json(
-                StatusCode::ACCEPTED,
-                serde_json::json!({ "transfer": transfer }),
-            ));
-        }
-        StatusCode::CREATED => {}
-        _ => {
-            return Err(ApiError::Conflict(format!(
-                "this challenge was already answered (transfer {}); ask the server for a new one",
-                transfer.id
-            )));
-        }
+    if status == StatusCode::ACCEPTED {
+        // Waits for an operator; asking again with the same challenge after approval signs it.
+        return Ok(json(
+            StatusCode::ACCEPTED,
+            serde_json::json!({ "transfer": transfer }),
+        ));
+    }
+    // One signature per charge: a fresh one, or an approved one signed on the agent's retry.
+    if !state
+        .store()
+        .claim_signing(&caller.actor, &transfer.id, state.now())
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "this challenge was already answered (transfer {}); ask the server for a new one",
+            transfer.id
+        )));
     }
     let keypair = custodial_key(&state, &caller, &account).await?;
     let method =

@@ -85,6 +85,8 @@ CREATE TABLE transfers (
     rejection_reason TEXT NULL,
     -- The UTC day whose counter this transfer was added to (NULL: never counted).
     counted_day      TEXT NULL,
+    -- When the service signed a custodial charge (claimed before signing: once per charge).
+    signed_at        BIGINT NULL,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     settled_at       BIGINT NULL,

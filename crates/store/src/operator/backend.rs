@@ -450,6 +450,27 @@ macro_rules! operator_store_impl {
                     money::settle_charge(&self.pool, actor, account_id, idempotency_key, signature, now).await
                 }
 
+                async fn claim_signing(
+                    &self,
+                    actor: &Actor,
+                    id: &str,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let claimed = sqlx::query(
+                        "UPDATE transfers SET signed_at = $1, updated_at = $1 \
+                         WHERE id = $2 AND kind = 'charge' AND status = 'pending' \
+                         AND signed_at IS NULL \
+                         AND account_id IN (SELECT id FROM accounts WHERE operator_id = $3)",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .bind(&actor.operator_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(claimed == 1)
+                }
+
                 async fn get_transfer(&self, actor: &Actor, id: &str) -> Result<Option<Transfer>, StoreError> {
                     let mut conn = self.pool.acquire().await?;
                     transfer_by_id(&mut conn, &actor.operator_id, id).await

@@ -296,6 +296,10 @@ pub trait OperatorStore: Send + Sync {
         now: i64,
     ) -> Result<RejectOutcome, StoreError>;
 
+    /// Claims the right to sign a pending custodial charge: true exactly once per charge (the
+    /// first caller signs; an approved escalated charge is signed when the agent asks again).
+    async fn claim_signing(&self, actor: &Actor, id: &str, now: i64) -> Result<bool, StoreError>;
+
     /// Stores the signature of a pending transfer once it is signed.
     async fn set_transfer_signature(
         &self,
