@@ -157,6 +157,14 @@ pub(super) async fn sign(
         ));
     }
     let challenge = payable(&state, &challenges)?;
+    if challenge
+        .expires_at()
+        .is_some_and(|at| at.unix() <= state.now())
+    {
+        return Err(ApiError::Unpayable(
+            "the challenge has expired; ask the server for a new one".into(),
+        ));
+    }
     let quote = charge_quote(challenge).map_err(|e| ApiError::Unpayable(e.detail))?;
     let amount = quote.amount.get();
     // A currency mismatch is the policy's to refuse (with its event); the balance of another
@@ -207,20 +215,30 @@ pub(super) async fn sign(
             transfer.id
         )));
     }
-    let keypair = custodial_key(&state, &caller, &account).await?;
-    let method =
-        SolanaChargeClient::new(Arc::new(keypair), state.ledger().clone(), state.network());
-    let credential = match method.create_credential(challenge).await {
+    let signed = match custodial_key(&state, &caller, &account).await {
+        Ok(keypair) => {
+            SolanaChargeClient::new(Arc::new(keypair), state.ledger().clone(), state.network())
+                .create_credential(challenge)
+                .await
+                .map_err(|e| {
+                    ApiError::Unpayable(format!("could not build the payment: {}", e.detail))
+                })
+        }
+        Err(e) => Err(e),
+    };
+    let credential = match signed {
         Ok(c) => c,
         Err(e) => {
+            // Nothing was signed: give the amount back and say so (transfer.failed).
+            let reason = match &e {
+                ApiError::Unexpected(_) => "internal error while signing".to_owned(),
+                other => other.to_string(),
+            };
             state
                 .store()
-                .fail_transfer(&caller.actor, &transfer.id, &e.detail, state.now())
+                .fail_transfer(&caller.actor, &transfer.id, &reason, state.now())
                 .await?;
-            return Err(ApiError::Unpayable(format!(
-                "could not build the payment: {}",
-                e.detail
-            )));
+            return Err(e);
         }
     };
     if let Some(signature) = transaction_signature(&credential.payload) {
