@@ -21,23 +21,28 @@ use super::common::rpc_ledger;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Listen address.
-    #[arg(long, default_value = "127.0.0.1:8480")]
+    #[arg(long, default_value = "127.0.0.1:8480", global = true)]
     listen: SocketAddr,
     /// Where the SQLite database and the generated master key live.
-    #[arg(long, env = "MPPSOL_DATA_DIR")]
+    #[arg(long, env = "MPPSOL_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Database: `postgres://…`, `sqlite:…` or a file path (default: `operator.db` in the data dir).
-    #[arg(long = "database", env = "DATABASE_URL")]
+    #[arg(long = "database", env = "DATABASE_URL", global = true)]
     database: Option<String>,
     /// Solana JSON-RPC URL (default: an embedded ledger in this process).
-    #[arg(long, env = "MPPSOL_RPC_URL")]
+    #[arg(long, env = "MPPSOL_RPC_URL", global = true)]
     rpc_url: Option<String>,
     /// The cluster custodial accounts pay on (`mainnet`, `devnet`, `localnet`).
-    #[arg(long, env = "MPPSOL_NETWORK", default_value = "localnet")]
+    #[arg(
+        long,
+        env = "MPPSOL_NETWORK",
+        default_value = "localnet",
+        global = true
+    )]
     network: String,
     /// File holding the master key (64 hex digits or base64 of 32 bytes). Without it and
     /// without `MPPSOL_MASTER_KEY`, a key is generated into the data dir on first start.
-    #[arg(long)]
+    #[arg(long, global = true)]
     master_key_file: Option<PathBuf>,
     /// Create an operator, print its API key, and exit.
     #[command(subcommand)]

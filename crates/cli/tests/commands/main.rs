@@ -397,10 +397,10 @@ fn operator_switches_to_postgres_with_database_url_and_init_adds_operators() {
         key_file.to_str().unwrap(),
     ];
 
+    // Flags may come after the subcommand too.
     let out = bin()
-        .args(["operator"])
+        .args(["operator", "init", "--name", "second"])
         .args(common)
-        .args(["init", "--name", "second"])
         .env("DATABASE_URL", &url)
         .env_remove("MPPSOL_MASTER_KEY")
         .output()
