@@ -96,6 +96,36 @@ macro_rules! operator_sql_helpers {
                 }
             }
 
+            /// Opens the write transaction of a keyed request: checks the amount fits, locks the
+            /// paying account, and finds what its idempotency key already recorded (the transfer
+            /// and its request hash).
+            async fn begin_keyed(
+                pool: &Pool,
+                actor: &Actor,
+                transfer: &NewTransfer,
+            ) -> Result<
+                (
+                    sqlx::Transaction<'static, <Conn as sqlx::Connection>::Database>,
+                    Account,
+                    Option<(Transfer, Vec<u8>)>,
+                ),
+                StoreError,
+            > {
+                amount_to_db(transfer.amount)?;
+                let mut tx = begin_write(pool).await?;
+                let account =
+                    locked_account(&mut tx, &actor.operator_id, &transfer.account_id).await?;
+                let seen = transfer_by(
+                    &mut tx,
+                    &actor.operator_id,
+                    "t.account_id = $2 AND t.idempotency_key = $3",
+                    &transfer.account_id,
+                    &transfer.idempotency_key,
+                )
+                .await?;
+                Ok((tx, account, seen))
+            }
+
             async fn policy_of(conn: &mut Conn, account_id: &str) -> Result<Policy, StoreError> {
                 let sql = format!(
                     "SELECT {} FROM account_policies WHERE account_id = $1",

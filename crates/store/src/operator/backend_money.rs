@@ -13,14 +13,8 @@ macro_rules! operator_sql_money {
                 check: PolicyCheck,
                 now: i64,
             ) -> Result<TransferOutcome, StoreError> {
-                amount_to_db(transfer.amount)?;
-                let mut tx = begin_write(pool).await?;
-                let account = locked_account(&mut tx, &actor.operator_id, &transfer.account_id).await?;
-                if let Some((existing, hash)) = transfer_by(
-                    &mut tx, &actor.operator_id,
-                    "t.account_id = $2 AND t.idempotency_key = $3",
-                    &transfer.account_id, &transfer.idempotency_key,
-                ).await? {
+                let (mut tx, account, seen) = begin_keyed(pool, actor, transfer).await?;
+                if let Some((existing, hash)) = seen {
                     tx.rollback().await?;
                     return Ok(if hash == transfer.request_hash {
                         TransferOutcome::Replayed(existing)
@@ -354,14 +348,8 @@ macro_rules! operator_sql_money {
                 session: Option<&SessionRef>,
                 now: i64,
             ) -> Result<ReceiptOutcome, StoreError> {
-                amount_to_db(transfer.amount)?;
-                let mut tx = begin_write(pool).await?;
-                let account = locked_account(&mut tx, &actor.operator_id, &transfer.account_id).await?;
-                if let Some((existing, hash)) = transfer_by(
-                    &mut tx, &actor.operator_id,
-                    "t.account_id = $2 AND t.idempotency_key = $3",
-                    &transfer.account_id, &transfer.idempotency_key,
-                ).await? {
+                let (mut tx, account, seen) = begin_keyed(pool, actor, transfer).await?;
+                if let Some((existing, hash)) = seen {
                     tx.rollback().await?;
                     return if hash == transfer.request_hash {
                         Ok(ReceiptOutcome::Duplicate(existing))
