@@ -28,6 +28,8 @@ enum Command {
     Localnet(cmd::localnet::Args),
     /// Put prices on the routes of an upstream HTTP API (a paying reverse proxy).
     Serve(cmd::serve::Args),
+    /// Run the operator service (accounts, policies, transfers, custodial signing) over HTTP.
+    Operator(cmd::operator::Args),
     /// Fetch a URL, paying its 402 challenge within a spending limit (like curl).
     Pay(cmd::pay::Args),
     /// Create or show keypairs.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
                     Command::Demo(a) => cmd::demo::run(a).await,
                     Command::Localnet(a) => cmd::localnet::run(a).await,
                     Command::Serve(a) => cmd::serve::run(a).await,
+                    Command::Operator(a) => cmd::operator::run(a).await,
                     Command::Pay(a) => cmd::pay::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
                     Command::Programs(c) => cmd::programs::run(c).await,

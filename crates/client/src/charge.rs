@@ -171,30 +171,42 @@ impl SolanaChargeClient {
     }
 }
 
+/// Whether `challenge` is a `solana`/`charge` challenge on `network` (shared by every signer
+/// that answers charge challenges).
+pub fn supports_charge(challenge: &Challenge, network: Network) -> bool {
+    challenge.method == MethodName::solana()
+        && challenge.intent == "charge"
+        && SolanaChargeClient::request(challenge).is_ok_and(|r| r.network() == network)
+}
+
+/// What a `solana`/`charge` challenge asks, read without signing (shared by every signer that
+/// answers charge challenges).
+pub fn charge_quote(challenge: &Challenge) -> Result<Quote, MethodError> {
+    let r = SolanaChargeClient::request(challenge)?;
+    Ok(Quote {
+        amount: r.amount,
+        // Mints are case-sensitive base58; only the `sol` keyword is normalised.
+        currency: if r.currency.eq_ignore_ascii_case("sol") {
+            "sol".into()
+        } else {
+            r.currency.clone()
+        },
+        recipient: Some(r.recipient.to_string()),
+        network: Some(r.network().to_string()),
+    })
+}
+
 impl ClientMethod for SolanaChargeClient {
     fn method(&self) -> &MethodName {
         &self.method
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        challenge.method == self.method
-            && challenge.intent == "charge"
-            && Self::request(challenge).is_ok_and(|r| r.network() == self.network)
+        supports_charge(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
-        let r = Self::request(challenge)?;
-        Ok(Quote {
-            amount: r.amount,
-            // Mints are case-sensitive base58; only the `sol` keyword is normalised.
-            currency: if r.currency.eq_ignore_ascii_case("sol") {
-                "sol".into()
-            } else {
-                r.currency.clone()
-            },
-            recipient: Some(r.recipient.to_string()),
-            network: Some(r.network().to_string()),
-        })
+        charge_quote(challenge)
     }
 
     fn create_credential<'a>(

@@ -13,11 +13,13 @@
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
 //! | [`session`] | `SolanaSessionClient`: channels, vouchers, top-ups, close, recovery |
 //! | [`signer`] | keypair files, env keys |
+//! | [`operator`] | signed operator-API requests; `OperatorSigner` (custodial accounts) |
 //! | [`error`] | `PayError`, `PolicyRule` |
 
 pub mod charge;
 pub mod error;
 pub mod middleware;
+pub mod operator;
 pub mod policy;
 pub mod session;
 pub mod signer;
@@ -25,5 +27,6 @@ pub mod signer;
 pub use charge::{ChargeMode, SolanaChargeClient};
 pub use error::{PayError, PolicyRule};
 pub use middleware::{PaidResponse, PayingClient};
+pub use operator::{ApiCredentials, OperatorApi, OperatorSigner};
 pub use policy::SpendingPolicy;
 pub use session::SolanaSessionClient;

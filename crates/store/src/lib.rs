@@ -19,6 +19,7 @@ use async_trait::async_trait;
 pub mod channels;
 mod common;
 pub mod model;
+pub mod operator;
 pub mod postgres;
 pub mod sqlite;
 
@@ -26,6 +27,7 @@ pub use channels::{
     ChannelRecord, ChannelStore, ClientChannel, CloseStart, Debit, DebitOutcome, SessionStatus,
 };
 pub use model::PaymentRecord;
+pub use operator::OperatorStore;
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -39,15 +41,35 @@ pub use sqlite::SqliteStore;
 /// Any other `scheme://` is [`StoreError::InvalidUrl`]; the message names the scheme only, so a
 /// password in the URL never reaches a log.
 pub async fn open_store(url_or_path: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match open_backend(url_or_path).await? {
+        Backend::Sqlite(s) => Arc::new(s),
+        Backend::Postgres(s) => Arc::new(s),
+    })
+}
+
+/// Opens the store named by `url_or_path` (as [`open_store`] does) for the operator service.
+pub async fn open_operator_store(url_or_path: &str) -> Result<Arc<dyn OperatorStore>, StoreError> {
+    Ok(match open_backend(url_or_path).await? {
+        Backend::Sqlite(s) => Arc::new(s),
+        Backend::Postgres(s) => Arc::new(s),
+    })
+}
+
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+async fn open_backend(url_or_path: &str) -> Result<Backend, StoreError> {
     if url_or_path.is_empty() {
         return Err(StoreError::InvalidUrl("empty database location".into()));
     }
     if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
-        return Ok(Arc::new(PgStore::connect(url_or_path).await?));
+        return Ok(Backend::Postgres(PgStore::connect(url_or_path).await?));
     }
     if let Some(rest) = url_or_path.strip_prefix("sqlite:") {
         if rest == ":memory:" || rest == "//:memory:" {
-            return Ok(Arc::new(SqliteStore::in_memory().await?));
+            return Ok(Backend::Sqlite(SqliteStore::in_memory().await?));
         }
         let path = rest.strip_prefix("//").unwrap_or(rest);
         // Query parameters (`?mode=ro`…) would silently change what is opened; we set the
@@ -58,14 +80,16 @@ pub async fn open_store(url_or_path: &str) -> Result<Arc<dyn Store>, StoreError>
                     .into(),
             ));
         }
-        return Ok(Arc::new(SqliteStore::open(Path::new(path)).await?));
+        return Ok(Backend::Sqlite(SqliteStore::open(Path::new(path)).await?));
     }
     if let Some((scheme, _)) = url_or_path.split_once("://") {
         return Err(StoreError::InvalidUrl(format!(
             "unsupported scheme {scheme:?}; expected postgres://, postgresql:// or sqlite:"
         )));
     }
-    Ok(Arc::new(SqliteStore::open(Path::new(url_or_path)).await?))
+    Ok(Backend::Sqlite(
+        SqliteStore::open(Path::new(url_or_path)).await?,
+    ))
 }
 
 /// What a challenge reservation found.

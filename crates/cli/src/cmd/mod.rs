@@ -6,6 +6,7 @@ pub mod demo;
 pub mod demo_session;
 pub mod keys;
 pub mod localnet;
+pub mod operator;
 pub mod pay;
 pub mod programs;
 pub mod receipt;

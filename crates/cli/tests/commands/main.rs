@@ -420,9 +420,21 @@ fn serve_session_survives_sigkill_between_accepting_a_voucher_and_responding() {
     let usdc = info["usdc"].as_str().unwrap().to_owned();
     let (seller_file, seller) = new_key(&dir, "seller");
     let (agent_file, agent) = new_key(&dir, "agent");
-    rpc(&rpc_url, "requestAirdrop", serde_json::json!([seller, 5_000_000_000u64]));
-    rpc(&rpc_url, "mppsol_mintTokens", serde_json::json!([agent, usdc, 5_000_000u64]));
-    rpc(&rpc_url, "mppsol_mintTokens", serde_json::json!([seller, usdc, 0u64]));
+    rpc(
+        &rpc_url,
+        "requestAirdrop",
+        serde_json::json!([seller, 5_000_000_000u64]),
+    );
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([agent, usdc, 5_000_000u64]),
+    );
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([seller, usdc, 0u64]),
+    );
 
     // The upstream answers every request but the 11th, which it holds while the test kills
     // the proxy.
@@ -534,10 +546,15 @@ intent = "session"
         let url = url.clone();
         rt.spawn(async move { paying.get(&url).await })
     };
-    held_rx.recv_timeout(Duration::from_secs(30)).expect("11th request reached upstream");
+    held_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("11th request reached upstream");
     serve.0.kill().unwrap();
     let _ = serve.0.wait();
-    assert!(rt.block_on(eleventh).unwrap().is_err(), "no answer from a killed proxy");
+    assert!(
+        rt.block_on(eleventh).unwrap().is_err(),
+        "no answer from a killed proxy"
+    );
 
     // Restart both sides.
     serve = start_serve();
@@ -547,23 +564,35 @@ intent = "session"
     assert_eq!(rt.block_on(r.response.text()).unwrap(), "{\"unit\":\"ok\"}");
 
     let server_store = rt
-        .block_on(mppsol_store::open_store(dir.join("server.db").to_str().unwrap()))
+        .block_on(mppsol_store::open_store(
+            dir.join("server.db").to_str().unwrap(),
+        ))
         .unwrap();
     let open = rt
         .block_on(server_store.channels_with_status(mppsol_store::SessionStatus::Open, 10))
         .unwrap();
     assert_eq!(open.len(), 1);
     let ch = &open[0];
-    assert_eq!(ch.accepted_cumulative, 12 * PRICE, "the killed request's voucher counted once");
+    assert_eq!(
+        ch.accepted_cumulative,
+        12 * PRICE,
+        "the killed request's voucher counted once"
+    );
     assert_eq!(ch.spent, 12 * PRICE);
     let mine = rt
         .block_on(agent_store.client_channel(&ch.channel_id))
         .unwrap()
         .unwrap();
-    assert_eq!(mine.accepted, ch.accepted_cumulative, "client and server agree");
+    assert_eq!(
+        mine.accepted, ch.accepted_cumulative,
+        "client and server agree"
+    );
     let closed = rt.block_on(paying.close_session(&url)).unwrap();
     let receipt = closed.receipt.unwrap();
-    assert_eq!(receipt.extra["spent"], serde_json::json!((12 * PRICE).to_string()));
+    assert_eq!(
+        receipt.extra["spent"],
+        serde_json::json!((12 * PRICE).to_string())
+    );
     assert_eq!(
         receipt.extra["refunded"],
         serde_json::json!((88 * PRICE).to_string())
@@ -571,4 +600,167 @@ intent = "session"
     drop(serve);
     let _ = seller_file;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts `mppsol operator` on `port` with `args` and `env`; returns the process and what it
+/// printed up to its "listening" line.
+fn start_operator(port: u16, args: &[&str], env: &[(&str, &str)]) -> (Kill, Vec<String>) {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = bin();
+    cmd.args(["operator", "--listen", &listen])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MPPSOL_MASTER_KEY")
+        .env_remove("MPPSOL_RPC_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Kill(cmd.spawn().expect("spawn operator"));
+    let mut lines = Vec::new();
+    let reader = BufReader::new(child.0.stdout.take().unwrap());
+    for line in reader.lines() {
+        let line = line.unwrap();
+        let done = line.contains("listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        lines.last().is_some_and(|l| l.contains("listening on")),
+        "{lines:?}"
+    );
+    wait_listening(port);
+    (child, lines)
+}
+
+/// The value after `label` in the printed lines.
+fn printed(lines: &[String], label: &str) -> Option<String> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(label).map(|v| v.trim().to_owned()))
+}
+
+/// `GET /v1/accounts` signed with the key; returns the status.
+fn list_accounts(port: u16, key_id: &str, secret: &str) -> u16 {
+    let api = mppsol_client::OperatorApi::new(
+        reqwest::Client::new(),
+        format!("http://127.0.0.1:{port}"),
+        mppsol_client::ApiCredentials::new(key_id, secret),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        api.send(reqwest::Method::GET, "/v1/accounts", None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[test]
+fn operator_starts_on_sqlite_with_no_setup_and_prints_its_first_key_once() {
+    let dir = tmp("operator");
+    let data = dir.join("data");
+    let data_arg = ["--data-dir", data.to_str().unwrap()];
+    let port = free_port();
+    let (first, lines) = start_operator(port, &data_arg, &[]);
+    let key_id = printed(&lines, "key id:").expect("a key id is printed on first start");
+    let secret = printed(&lines, "secret:").expect("the secret is printed on first start");
+    assert!(
+        key_id.starts_with("key_") && secret.starts_with("mppsol_sk_"),
+        "{lines:?}"
+    );
+    assert_eq!(list_accounts(port, &key_id, &secret), 200);
+    assert_eq!(list_accounts(port, &key_id, "mppsol_sk_wrong"), 401);
+    drop(first);
+
+    assert!(data.join("operator.db").exists());
+    let master = data.join("master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&master).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Restarted: no new key, and the first one still works (same master key, same database).
+    let port = free_port();
+    let (_second, lines) = start_operator(port, &data_arg, &[]);
+    assert_eq!(printed(&lines, "secret:"), None, "{lines:?}");
+    assert_eq!(list_accounts(port, &key_id, &secret), 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn operator_switches_to_postgres_with_database_url_and_init_adds_operators() {
+    let admin = std::env::var("MPPSOL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("mppsol_cmd_operator_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let exec = |sql: String| {
+        rt.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL is required for this test");
+            c.execute(sql.as_str()).await.unwrap();
+        })
+    };
+    exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    exec(format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let dir = tmp("operator-pg");
+    let key_file = dir.join("master.hex");
+    std::fs::write(&key_file, "ab".repeat(32)).unwrap();
+    let common = [
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--master-key-file",
+        key_file.to_str().unwrap(),
+    ];
+
+    // Flags may come after the subcommand too.
+    let out = bin()
+        .args(["operator", "init", "--name", "second"])
+        .args(common)
+        .env("DATABASE_URL", &url)
+        .env_remove("MPPSOL_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let (key_id, secret) = (
+        printed(&lines, "key id:").unwrap(),
+        printed(&lines, "secret:").unwrap(),
+    );
+    let port = free_port();
+    let (op, lines) = start_operator(port, &common, &[("DATABASE_URL", url.as_str())]);
+    assert_eq!(
+        printed(&lines, "secret:"),
+        None,
+        "an operator exists: no bootstrap"
+    );
+    assert_eq!(list_accounts(port, &key_id, &secret), 200);
+    assert!(
+        !dir.join("operator.db").exists(),
+        "nothing was written to SQLite"
+    );
+    drop(op);
+    exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
 //! | `records.rs` | `payments`, `daily_spend`, pruning |
+//! | `crate::operator` (expanded here) | the operator tables (`0003_operator.sql`); transfers lock their account `FOR UPDATE` |
 
 mod records;
 mod replay;
@@ -86,6 +87,20 @@ impl PgStore {
     }
 }
 
+/// Opens a write transaction; operator writes lock the paying account's row inside it.
+async fn begin_write(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin().await
+}
+
+crate::operator::operator_store_impl!(
+    crate::PgStore,
+    sqlx::PgPool,
+    sqlx::PgConnection,
+    lock = " FOR UPDATE"
+);
+
 #[async_trait]
 impl Store for PgStore {
     async fn reserve_challenge(
@@ -151,13 +166,6 @@ impl Store for PgStore {
     async fn prune_expired(&self, now: i64) -> Result<u64, StoreError> {
         records::prune_expired(&self.pool, now).await
     }
-}
-
-/// Opens a write transaction (see the module notes on locking).
-async fn begin_write(
-    pool: &PgPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    pool.begin().await
 }
 
 /// The channel queries are written with `$n` placeholders.

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
 //! | `records.rs` | `payments`, `daily_spend`, pruning |
+//! | `crate::operator` (expanded here) | the operator tables (`0003_operator.sql`) |
 
 mod records;
 mod replay;
@@ -157,6 +158,20 @@ async fn enable_wal(options: &SqliteConnectOptions) -> Result<(), StoreError> {
     outcome
 }
 
+/// Opens a write transaction that holds SQLite's write lock from its first statement.
+async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+crate::operator::operator_store_impl!(
+    crate::SqliteStore,
+    sqlx::SqlitePool,
+    sqlx::SqliteConnection,
+    lock = ""
+);
+
 /// `SQLITE_BUSY`, including its extended codes (connections report extended result codes).
 fn is_busy(error: &sqlx::Error) -> bool {
     const SQLITE_BUSY: i32 = 5;
@@ -233,13 +248,6 @@ impl Store for SqliteStore {
     async fn prune_expired(&self, now: i64) -> Result<u64, StoreError> {
         records::prune_expired(&self.pool, now).await
     }
-}
-
-/// Opens a write transaction (see the module notes on locking).
-async fn begin_write(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// The channel queries are written with `$n` placeholders.

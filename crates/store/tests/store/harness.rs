@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mppsol_store::{Store, open_store};
+use mppsol_store::{OperatorStore, Store, open_operator_store, open_store};
 use sqlx::{Connection, Executor, PgConnection};
 
 /// Admin URL when `MPPSOL_TEST_PG_URL` is unset.
@@ -67,6 +67,13 @@ impl TestDb {
             TestDb::Sqlite { path, .. } => path.display().to_string(),
             TestDb::Postgres { url, .. } => url.clone(),
         }
+    }
+
+    /// A new operator store (a new pool) on this database, through [`open_operator_store`].
+    pub async fn open_operator(&self) -> Arc<dyn OperatorStore> {
+        open_operator_store(&self.location())
+            .await
+            .unwrap_or_else(|e| panic!("opening the test store failed: {e}"))
     }
 
     /// A new store (a new pool) on this database, through [`open_store`].

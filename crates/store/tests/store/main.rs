@@ -12,6 +12,7 @@ mod channels;
 mod concurrency;
 mod harness;
 mod lifecycle;
+mod operator;
 mod records;
 mod replay;
 
@@ -126,5 +127,61 @@ store_suite! {
     ],
     reopen: [
         crate::lifecycle::data_survives_reopening => data_survives_reopening,
+    ],
+}
+
+/// Operator cases: one `#[tokio::test]` per case and backend, on `OperatorStore`.
+macro_rules! operator_suite {
+    (
+        single: [$($single:path => $single_name:ident),* $(,)?],
+        pair: [$($pair:path => $pair_name:ident),* $(,)?] $(,)?
+    ) => {
+        operator_suite!(@backend operator_sqlite, crate::harness::TestDb::sqlite();
+            [$($single => $single_name),*] [$($pair => $pair_name),*]);
+        operator_suite!(@backend operator_postgres, crate::harness::TestDb::postgres().await;
+            [$($single => $single_name),*] [$($pair => $pair_name),*]);
+    };
+    (@backend $backend:ident, $new_db:expr;
+        [$($single:path => $single_name:ident),*]
+        [$($pair:path => $pair_name:ident),*]
+    ) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $single_name() {
+                    crate::harness::within_limit(async {
+                        let db = $new_db;
+                        $single(db.open_operator().await).await;
+                    })
+                    .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $pair_name() {
+                    crate::harness::within_limit(async {
+                        let db = $new_db;
+                        $pair(db.open_operator().await, db.open_operator().await).await;
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
+operator_suite! {
+    single: [
+        crate::operator::amounts_above_i64_max_are_refused_before_anything_is_written
+            => amounts_above_i64_max_are_refused_before_anything_is_written,
+        crate::operator::failed_transfer_gives_its_amount_back_and_emits_transfer_failed
+            => failed_transfer_gives_its_amount_back_and_emits_transfer_failed,
+        crate::operator::nonces_are_single_use_until_they_expire
+            => nonces_are_single_use_until_they_expire,
+        crate::operator::rotation_replaces_a_key_once => rotation_replaces_a_key_once,
+    ],
+    pair: [
+        crate::operator::concurrent_requests_never_pass_the_daily_cap
+            => concurrent_requests_never_pass_the_daily_cap,
     ],
 }

@@ -1,0 +1,173 @@
+//! `mppsol operator`: the operator service. Starts on SQLite under the data dir with no setup
+//! (`DATABASE_URL=postgres://…` switches to PostgreSQL), on the embedded ledger unless
+//! `--rpc-url` names a cluster. On a database with no operator it creates one and prints its
+//! API key once; `mppsol operator init` creates another and exits.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mpp::SystemClock;
+use mppsol_ledger::Ledger;
+use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
+use mppsol_operator::bootstrap::bootstrap_if_empty;
+use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
+use mppsol_solana::network::Network;
+
+use super::common::rpc_ledger;
+
+/// Arguments of `mppsol operator`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:8480", global = true)]
+    listen: SocketAddr,
+    /// Where the SQLite database and the generated master key live.
+    #[arg(long, env = "MPPSOL_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database: `postgres://…`, `sqlite:…` or a file path (default: `operator.db` in the data dir).
+    #[arg(long = "database", env = "DATABASE_URL", global = true)]
+    database: Option<String>,
+    /// Solana JSON-RPC URL (default: an embedded ledger in this process).
+    #[arg(long, env = "MPPSOL_RPC_URL", global = true)]
+    rpc_url: Option<String>,
+    /// The cluster custodial accounts pay on (`mainnet`, `devnet`, `localnet`).
+    #[arg(
+        long,
+        env = "MPPSOL_NETWORK",
+        default_value = "localnet",
+        global = true
+    )]
+    network: String,
+    /// File holding the master key (64 hex digits or base64 of 32 bytes). Without it and
+    /// without `MPPSOL_MASTER_KEY`, a key is generated into the data dir on first start.
+    #[arg(long, global = true)]
+    master_key_file: Option<PathBuf>,
+    /// Create an operator, print its API key, and exit.
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+/// `mppsol operator <action>`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Create an operator and print its first API key (shown once).
+    Init {
+        /// The operator's name.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+/// The environment variable that may hold the master key itself.
+const MASTER_KEY_ENV: &str = "MPPSOL_MASTER_KEY";
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".mppsol"),
+        |home| PathBuf::from(home).join(".local/share/mppsol"),
+    )
+}
+
+/// The master key: the file given, else the environment, else the data dir's (created once,
+/// owner-only).
+fn master_key(file: Option<&Path>, data_dir: &Path) -> anyhow::Result<MasterKey> {
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&text)
+            .with_context(|| format!("master key in {}", path.display()));
+    }
+    if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+        return MasterKey::parse(&text).with_context(|| format!("master key in {MASTER_KEY_ENV}"));
+    }
+    let path = data_dir.join("master.key");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        std::io::Write::write_all(&mut f, MasterKey::generate_hex().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "mppsol operator: generated a master key in {} (keep it; sealed keys need it)",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::parse(&text).with_context(|| format!("master key in {}", path.display()))
+}
+
+fn print_key(operator_id: &str, key: &IssuedKey) {
+    println!("operator: {operator_id}");
+    println!("key id:   {}", key.key.id);
+    println!("secret:   {}", key.secret);
+    println!("(the secret is shown once and is not stored; keep it now)");
+}
+
+/// Runs the service until interrupted (or `init` and exits).
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let database = match args.database.clone() {
+        Some(db) => db,
+        None => data_dir.join("operator.db").display().to_string(),
+    };
+    let store = mppsol_store::open_operator_store(&database)
+        .await
+        .context("opening the database")?;
+    let network: Network = args.network.parse().context("--network")?;
+    let ledger: Arc<dyn Ledger> = match &args.rpc_url {
+        Some(url) => rpc_ledger(url, network.as_str())?,
+        None => Arc::new(
+            EmbeddedLedger::new(EmbeddedConfig::default())
+                .await
+                .context("starting the embedded ledger")?,
+        ),
+    };
+    let state = AppState::new(OperatorConfig {
+        store,
+        ledger,
+        network,
+        master_key: master_key(args.master_key_file.as_deref(), &data_dir)?,
+        clock: Arc::new(SystemClock),
+    });
+    if let Some(Action::Init { name }) = args.action {
+        let (operator, key) = bootstrap_operator(&state, &name)
+            .await
+            .context("creating the operator")?;
+        print_key(&operator.id, &key);
+        return Ok(());
+    }
+    if let Some((operator, key)) = bootstrap_if_empty(&state, "default")
+        .await
+        .context("creating the first operator")?
+    {
+        println!("mppsol operator: a new database; created the first operator and its API key");
+        print_key(&operator.id, &key);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let local = listener.local_addr().context("local address")?;
+    println!(
+        "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
+        network.as_str()
+    );
+    axum::serve(listener, mppsol_operator::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+    Ok(())
+}

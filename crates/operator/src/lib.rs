@@ -1,0 +1,94 @@
+//! # mppsol-operator: the operator service
+//!
+//! A JSON HTTP API (`/v1`, described at `/v1/openapi.json`) through which an operator manages
+//! the wallets of its agents: accounts (custodial or not), spending policies, transfers with
+//! escalation to a human, sessions, receipts reported by agents, and API keys. Custodial
+//! accounts never expose their key: the agent sends a 402 challenge and gets back the
+//! `Authorization` value, signed here after the policy and the on-chain balance allow it.
+//!
+//! ```text
+//! HTTP ─▶ auth (HMAC signature, skew, replay) ─▶ api/<resource> ─▶ OperatorStore (one transaction:
+//!          policy::decide + transfer + daily counter + outbox job + event + audit)
+//!                                         └─▶ credentials: Ledger balance, SolanaChargeClient signs
+//! ```
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`auth`] | request-signature verification, roles |
+//! | [`policy`] | the spending rules (pure) |
+//! | [`crypto`] | the master key, sealing custodial keys and API-key verifiers |
+//! | [`api`] | the handlers, one file per resource, and the OpenAPI document |
+//! | [`error`] | `ApiError` → RFC 9457 problems |
+//! | [`bootstrap`] | the first operator and its key |
+//!
+//! Not here yet (designed for in the schema): the settlement worker over `outbox_jobs`, the
+//! reconciler, webhook delivery from `events` and metrics.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod crypto;
+pub mod error;
+pub mod policy;
+
+use std::sync::Arc;
+
+use mpp::Clock;
+use mppsol_ledger::Ledger;
+use mppsol_solana::network::Network;
+use mppsol_store::OperatorStore;
+
+pub use api::router;
+pub use bootstrap::{IssuedKey, bootstrap_operator};
+pub use crypto::MasterKey;
+pub use error::ApiError;
+
+/// What the service runs on.
+pub struct OperatorConfig {
+    /// Operator data.
+    pub store: Arc<dyn OperatorStore>,
+    /// The chain (balances; the charge client builds transactions through it).
+    pub ledger: Arc<dyn Ledger>,
+    /// The cluster custodial accounts pay on.
+    pub network: Network,
+    /// Seals custodial keys and API-key verifiers.
+    pub master_key: MasterKey,
+    /// The clock for signatures' freshness and records.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState(Arc<OperatorConfig>);
+
+impl AppState {
+    /// Wraps a configuration.
+    pub fn new(config: OperatorConfig) -> Self {
+        Self(Arc::new(config))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn OperatorStore {
+        self.0.store.as_ref()
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.0.ledger
+    }
+
+    /// The network.
+    pub fn network(&self) -> Network {
+        self.0.network
+    }
+
+    /// The master key.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.0.master_key
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now().unix()
+    }
+}

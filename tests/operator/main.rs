@@ -1,0 +1,74 @@
+//! The operator API suite, written once and run on SQLite and on PostgreSQL (a fresh database
+//! per test), over real HTTP on loopback with an embedded ledger.
+
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+mod accounts;
+mod auth;
+mod custodial;
+mod harness;
+mod transfers;
+
+/// One `#[tokio::test]` per case and backend.
+macro_rules! both_backends {
+    ($($case:path => $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $case(mppsol_e2e::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $case(mppsol_e2e::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends! {
+    crate::accounts::accounts_are_created_listed_in_pages_and_read
+        => accounts_are_created_listed_in_pages_and_read,
+    crate::accounts::bad_account_input_is_refused_with_the_field_named
+        => bad_account_input_is_refused_with_the_field_named,
+    crate::accounts::policies_are_validated_and_replaced
+        => policies_are_validated_and_replaced,
+    crate::accounts::openapi_document_describes_every_route
+        => openapi_document_describes_every_route,
+    crate::accounts::other_operators_objects_are_not_found
+        => other_operators_objects_are_not_found,
+    crate::accounts::audit_log_refuses_update_and_delete
+        => audit_log_refuses_update_and_delete,
+    crate::transfers::same_key_same_body_replays_and_other_body_conflicts
+        => same_key_same_body_replays_and_other_body_conflicts,
+    crate::transfers::each_policy_violation_is_refused_with_its_rule_and_an_event
+        => each_policy_violation_is_refused_with_its_rule_and_an_event,
+    crate::transfers::above_threshold_waits_for_approval_then_settles_or_is_rejected
+        => above_threshold_waits_for_approval_then_settles_or_is_rejected,
+    crate::transfers::transfers_list_with_filters_and_cursor
+        => transfers_list_with_filters_and_cursor,
+    crate::transfers::receipts_are_recorded_once_and_fill_sessions
+        => receipts_are_recorded_once_and_fill_sessions,
+    crate::transfers::concurrent_requests_with_one_key_create_one_transfer
+        => concurrent_requests_with_one_key_create_one_transfer,
+    crate::auth::bad_stale_and_replayed_signatures_are_refused
+        => bad_stale_and_replayed_signatures_are_refused,
+    crate::auth::agent_keys_are_confined_to_their_account
+        => agent_keys_are_confined_to_their_account,
+    crate::auth::rotated_and_revoked_keys_stop_working
+        => rotated_and_revoked_keys_stop_working,
+    crate::custodial::custodial_keys_are_never_stored_in_plain_text
+        => custodial_keys_are_never_stored_in_plain_text,
+    crate::custodial::agent_with_only_an_api_key_pays_a_priced_route
+        => agent_with_only_an_api_key_pays_a_priced_route,
+    crate::custodial::custodial_signing_checks_balance_and_policy_first
+        => custodial_signing_checks_balance_and_policy_first,
+    crate::custodial::escalated_charge_is_signed_once_after_approval
+        => escalated_charge_is_signed_once_after_approval,
+}
