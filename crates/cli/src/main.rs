@@ -30,6 +30,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Fetch a URL, paying its 402 challenge within a spending limit (like curl).
     Pay(cmd::pay::Args),
+    /// Load-test a paid URL: many payers, N connections, paid requests/s and latency.
+    Bench(cmd::bench::Args),
     /// Create or show keypairs.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
                     Command::Localnet(a) => cmd::localnet::run(a).await,
                     Command::Serve(a) => cmd::serve::run(a).await,
                     Command::Pay(a) => cmd::pay::run(a).await,
+                    Command::Bench(a) => cmd::bench::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
                     Command::Conformance(_) | Command::Keys(_) => Ok(()),
                 }
