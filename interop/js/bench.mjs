@@ -326,6 +326,10 @@ description = "bench"
         ...['--amount', String(PRICE), '--path', '/paid', '--upstream', up.url],
         ...['--fee-payer-keypair', sponsorJs.file],
     ]);
+    process.stderr.write(
+        `pids: localnet ${localnet.pid}, upstream ${upstream.pid}, mppsol serve ${mppsolServe.pid}, ` +
+            `@solana/mpp server ${jsServer.pid}\n`,
+    );
     const targets = [
         { name: 'mppsol serve', pid: mppsolServe.pid, url: `http://127.0.0.1:${mppsolPort}/paid` },
         { name: '@solana/mpp server', pid: jsServer.pid, url: `${js.url}/paid` },

@@ -62,7 +62,12 @@ impl SolanaChargeClient {
     /// Trusts `program` and `fee` for `mint` instead of reading the mint before each payment
     /// (for a caller that read it once with [`SolanaChargeClient::read_mint`], such as a load
     /// generator with many payers). A Token-2022 fee change is then not seen.
-    pub fn with_known_mint(mut self, mint: Address, program: TokenProgram, fee: TransferFee) -> Self {
+    pub fn with_known_mint(
+        mut self,
+        mint: Address,
+        program: TokenProgram,
+        fee: TransferFee,
+    ) -> Self {
         self.known_mints.push((mint, program, fee));
         self
     }

@@ -64,7 +64,9 @@ pub struct Args {
 
 fn parse_watch(s: &str) -> Result<(String, u32), String> {
     let (name, pid) = s.split_once('=').ok_or("expected NAME=PID")?;
-    let pid = pid.parse().map_err(|_| format!("`{pid}` is not a process id"))?;
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("`{pid}` is not a process id"))?;
     Ok((name.to_owned(), pid))
 }
 
@@ -255,7 +257,11 @@ async fn pay_once(client: &PayingClient, url: &str) -> Result<(), String> {
     let status = paid.response.status();
     let has_receipt = paid.receipt.is_some();
     // Read the body so the connection goes back to the pool.
-    let body = paid.response.bytes().await.map_err(|e| truncate(&e.to_string()))?;
+    let body = paid
+        .response
+        .bytes()
+        .await
+        .map_err(|e| truncate(&e.to_string()))?;
     if status.is_success() && has_receipt {
         Ok(())
     } else {

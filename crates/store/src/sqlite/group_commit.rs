@@ -14,8 +14,8 @@
 //! One writer task owns one connection; reads keep using the pool (WAL lets them run while it
 //! writes). Other processes on the same file still coordinate through SQLite's lock.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{records, replay};
@@ -190,9 +190,7 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<Done, Store
             challenge_id,
             digest,
             expires_at,
-        } => Done::Reservation(
-            replay::reserve_in(conn, challenge_id, digest, *expires_at).await?,
-        ),
+        } => Done::Reservation(replay::reserve_in(conn, challenge_id, digest, *expires_at).await?),
         Write::Complete {
             challenge_id,
             digest,

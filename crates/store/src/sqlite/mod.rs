@@ -203,8 +203,13 @@ impl Store for SqliteStore {
         expires_at: i64,
     ) -> Result<Reservation, StoreError> {
         let Some(w) = &self.writer else {
-            return replay::reserve_challenge(&self.pool, challenge_id, credential_digest, expires_at)
-                .await;
+            return replay::reserve_challenge(
+                &self.pool,
+                challenge_id,
+                credential_digest,
+                expires_at,
+            )
+            .await;
         };
         let write = Write::Reserve {
             challenge_id: challenge_id.to_owned(),
@@ -224,8 +229,13 @@ impl Store for SqliteStore {
         receipt: &str,
     ) -> Result<(), StoreError> {
         let Some(w) = &self.writer else {
-            return replay::complete_challenge(&self.pool, challenge_id, credential_digest, receipt)
-                .await;
+            return replay::complete_challenge(
+                &self.pool,
+                challenge_id,
+                credential_digest,
+                receipt,
+            )
+            .await;
         };
         let write = Write::Complete {
             challenge_id: challenge_id.to_owned(),
