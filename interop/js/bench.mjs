@@ -4,37 +4,34 @@
 //
 // Both servers: one route priced at 25000 base units of the localnet's dev USDC (SPL Token,
 // 6 decimals), pull mode, fees sponsored by a server key, each paid request forwarded to the same
-// trivial upstream (upstream.mjs). The load generator is @solana/mpp's own client (the mppx
-// plugin) for both: every request is a 402, a signed transaction built from the challenge, and
-// the paid retry. Rounds alternate which server goes first; the figure is the median over
-// rounds. Every 200 is checked against the chain at the end: the recipient's USDC balance must
-// have grown by exactly price × (paid requests).
+// trivial upstream (upstream.mjs). Every paid request is a 402, a signed transaction built from
+// the challenge, and the paid retry. Rounds alternate which server goes first; the figure is the
+// median over rounds. Every 200 is checked against the chain at the end: the recipient's USDC
+// balance must have grown by exactly price × (paid requests).
 //
-// Load: --concurrency loops in all, spread over --threads worker threads (loadgen.mjs). The SDK
-// client costs ~6 ms of CPU per payment, so one thread saturates a core; on 2 vCPUs a second
-// thread only steals CPU from the servers (see BENCHMARKS.md). Per round, the CPU seconds of the
-// load generator, the localnet, the server, the upstream and the rest of the machine are read
-// from /proc and reported.
+// Load generator (--loadgen):
+// - `rust` (default): `mppsol bench`, a Rust client (mppsol's PayingClient) run as its own
+//   process per round: payers, signers and the mint's facts are prepared before the clock
+//   starts, so what is measured is mostly the servers; it reports its own CPU, the server's,
+//   the localnet's and the upstream's over the measured window (from /proc).
+// - `sdk`: @solana/mpp's own client (the mppx plugin) in --threads worker threads
+//   (loadgen.mjs). It costs ~6 ms of CPU per payment, so it is itself the bottleneck on 2 vCPUs;
+//   kept to show how each server fares with the SDK's client (see BENCHMARKS.md).
 //
-// Payers: a pool of --payers keys taken least-recently-used first, so no two in-flight payments
-// share a token account and no payer pays again within --reuse-ms of its last payment. The
-// spacing matters: the SDK's transaction for the same payer, amount and blockhash is
-// byte-identical, and `mppsol serve` hands out the same cached blockhash for 5 s, so a payer
-// paying it twice within 5 s is refused ("signature already consumed"; see BENCHMARKS.md). Both
-// servers get the same pool and spacing; `reuse_waits` in the output counts the times a worker
-// had to wait for a payer (0 means the pool never limited throughput).
+// Payers (sdk load generator): a pool of --payers keys taken least-recently-used first, so no
+// two in-flight payments share a token account and no payer pays again within --reuse-ms of its
+// last payment (the SDK's transaction for the same payer, amount and blockhash is
+// byte-identical). The Rust load generator takes payers least-recently-used first too; its
+// transactions carry mppsol's per-challenge reference key when the challenge has one.
 //
-// Blockhash (--blockhash): `challenge` (default) is the SDK client as shipped: it signs with the
-// challenge's advisory `recentBlockhash`. `client` builds the same transaction with the SDK's
-// public `buildChargeTransaction` after dropping that hint, so the SDK fetches a blockhash itself
-// (one getLatestBlockhash per payment; allowed by the charge spec, where the hint is a SHOULD),
-// then serializes the credential with the unmodified challenge. `mppsol serve` reuses one
-// blockhash for 5 s while `mppsol localnet` retires a blockhash after 150 landed transactions, so
-// in `challenge` mode `mppsol serve` tops out near 150 payments per 5 s (see BENCHMARKS.md).
+// Blockhash (--blockhash, sdk load generator only): `challenge` (default) is the SDK client as
+// shipped: it signs with the challenge's advisory `recentBlockhash`. `client` builds the same
+// transaction with the SDK's public `buildChargeTransaction` after dropping that hint, so the
+// SDK fetches a blockhash itself. The Rust load generator uses the challenge's blockhash.
 //
-// Usage: node bench.mjs --mppsol PATH/TO/release/mppsol [--concurrency 16] [--threads 1]
-//          [--duration 15] [--warmup 3] [--runs 5] [--payers 4096] [--reuse-ms 6000]
-//          [--blockhash challenge|client] [--out results.json]
+// Usage: node bench.mjs --mppsol PATH/TO/release/mppsol [--loadgen rust|sdk] [--concurrency 16]
+//          [--threads 1] [--duration 15] [--warmup 3] [--runs 5] [--payers 4096]
+//          [--reuse-ms 6000] [--blockhash challenge|client] [--out results.json]
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,6 +57,8 @@ const runs = Number(args.runs ?? '5');
 const payerCount = Number(args.payers ?? '4096');
 const reuseMs = Number(args['reuse-ms'] ?? '6000');
 const blockhashMode = args.blockhash ?? 'challenge';
+const loadgen = args.loadgen ?? 'rust';
+if (!['rust', 'sdk'].includes(loadgen)) die('--loadgen is `rust` or `sdk`');
 if (!['challenge', 'client'].includes(blockhashMode)) die('--blockhash is `challenge` or `client`');
 const PRICE = 25_000n;
 const CLK_TCK = 100; // Linux USER_HZ
@@ -159,6 +158,14 @@ function machineBusySeconds() {
     return (user + nice + system + irq + softirq + steal) / CLK_TCK;
 }
 
+function report(r, t, res) {
+    process.stderr.write(
+        `round ${r + 1} ${t.name}: ${res.rps.toFixed(1)} paid req/s, p50 ${res.p50_ms?.toFixed(1)} ms, ` +
+            `p99 ${res.p99_ms?.toFixed(1)} ms, reuse waits ${res.reuse_waits}, server CPU ${res.server_cpu_ms_per_paid?.toFixed(2)} ms/paid, ` +
+            `cpu s ${JSON.stringify(res.cpu_s)}, errors ${JSON.stringify(res.errors)}\n`,
+    );
+}
+
 function percentile(sorted, p) {
     if (sorted.length === 0) return null;
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -220,6 +227,40 @@ async function load(workers, url, seconds) {
     };
 }
 
+/** Runs `mppsol bench` against one server for `seconds` (after `warm` unmeasured seconds). */
+async function loadRust(ctx, t, seconds, warm) {
+    const argv = ['bench', t.url, '--payers', ctx.payersFile, '--rpc-url', rpcUrl, '--mint', ctx.mint];
+    argv.push('--concurrency', String(concurrency), '--duration', String(seconds), '--warmup', String(warm));
+    argv.push('--server-pid', String(t.pid));
+    for (const [name, pid] of Object.entries(ctx.watch)) argv.push('--watch-pid', `${name}=${pid}`);
+    const child = spawn(mppsolBin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', d => {
+        out += d;
+    });
+    const code = await new Promise(resolve => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`mppsol bench exited with ${code}`);
+    const r = JSON.parse(out);
+    const cpu = { loadgen: r.loadgen_cpu_s, server: r.server_cpu_s };
+    for (const name of Object.keys(ctx.watch)) cpu[name] = r.cpu_s[name];
+    cpu.other = r.cpu_s.machine - Object.values(cpu).reduce((a, b) => a + b, 0);
+    for (const k of Object.keys(cpu)) cpu[k] = Number(cpu[k].toFixed(2));
+    return {
+        cpu_s: cpu,
+        errors: r.errors,
+        loadgen_cpu_ms_per_paid: r.loadgen_cpu_ms_per_paid,
+        ok: r.ok,
+        p50_ms: r.p50_ms,
+        p99_ms: r.p99_ms,
+        paid_total: r.ok + r.warmup_ok,
+        reuse_waits: 0,
+        rps: r.rps,
+        seconds: r.seconds,
+        server_cpu_ms_per_paid: r.server_cpu_ms_per_paid,
+    };
+}
+
 async function main() {
     // 1. The chain, the upstream, the keys.
     // LiteSVM logs every refused blockhash at ERROR; keep the console (and its CPU) quiet.
@@ -245,8 +286,12 @@ async function main() {
         );
         keys.push(...batch);
     }
-    const workers = await startThreads(keys);
-    process.stderr.write(`${payerCount} payers funded, ${threads} load thread(s)\n`);
+    const payersFile = path.join(dir, 'payers.json');
+    writeFileSync(payersFile, JSON.stringify(keys.map(k => [...k])), { mode: 0o600 });
+    const workers = loadgen === 'sdk' ? await startThreads(keys) : [];
+    process.stderr.write(
+        `${payerCount} payers funded; load generator: ${loadgen === 'sdk' ? `SDK, ${threads} thread(s)` : 'mppsol bench'}\n`,
+    );
 
     // 3. The two servers.
     const mppsolPort = await freePort();
@@ -281,6 +326,10 @@ description = "bench"
         ...['--amount', String(PRICE), '--path', '/paid', '--upstream', up.url],
         ...['--fee-payer-keypair', sponsorJs.file],
     ]);
+    process.stderr.write(
+        `pids: localnet ${localnet.pid}, upstream ${upstream.pid}, mppsol serve ${mppsolServe.pid}, ` +
+            `@solana/mpp server ${jsServer.pid}\n`,
+    );
     const targets = [
         { name: 'mppsol serve', pid: mppsolServe.pid, url: `http://127.0.0.1:${mppsolPort}/paid` },
         { name: '@solana/mpp server', pid: jsServer.pid, url: `${js.url}/paid` },
@@ -291,15 +340,23 @@ description = "bench"
     const before = await balance();
     let paid = 0;
 
+    const ctx = { mint: chain.usdc, payersFile, watch: { localnet: localnet.pid, upstream: upstream.pid } };
     for (const t of targets) {
-        const w = await load(workers, t.url, warmup);
-        paid += w.ok;
+        const w = loadgen === 'sdk' ? await load(workers, t.url, warmup) : await loadRust(ctx, t, warmup, 1);
+        paid += w.paid_total ?? w.ok;
         process.stderr.write(`warmup ${t.name}: ${w.ok} paid, errors ${JSON.stringify(w.errors)}\n`);
     }
     const results = { [targets[0].name]: [], [targets[1].name]: [] };
     for (let r = 0; r < runs; r += 1) {
         const order = r % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
+            if (loadgen === 'rust') {
+                const res = await loadRust(ctx, t, duration, 1);
+                paid += res.paid_total;
+                results[t.name].push(res);
+                report(r, t, res);
+                continue;
+            }
             const cpu0 = {
                 chain: cpuSeconds(localnet.pid),
                 machine: machineBusySeconds(),
@@ -322,11 +379,7 @@ description = "bench"
             res.server_cpu_ms_per_paid = res.ok ? (1000 * res.cpu_s.server) / res.ok : null;
             paid += res.ok;
             results[t.name].push(res);
-            process.stderr.write(
-                `round ${r + 1} ${t.name}: ${res.rps.toFixed(1)} paid req/s, p50 ${res.p50_ms?.toFixed(1)} ms, ` +
-                    `p99 ${res.p99_ms?.toFixed(1)} ms, reuse waits ${res.reuse_waits}, server CPU ${res.server_cpu_ms_per_paid?.toFixed(2)} ms/paid, ` +
-                    `cpu s ${JSON.stringify(res.cpu_s)}, errors ${JSON.stringify(res.errors)}\n`,
-            );
+            report(r, t, res);
         }
     }
 
@@ -344,6 +397,9 @@ description = "bench"
             median_p99_ms: median(rs.map(r => r.p99_ms)),
             median_rps: median(rs.map(r => r.rps)),
             median_server_cpu_ms_per_paid: median(rs.map(r => r.server_cpu_ms_per_paid)),
+            median_cpu_s: Object.fromEntries(
+                Object.keys(rs[0]?.cpu_s ?? {}).map(k => [k, median(rs.map(r => r.cpu_s[k]))]),
+            ),
             errors: rs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0),
             reuse_waits: rs.reduce((n, r) => n + r.reuse_waits, 0),
             rps_per_round: rs.map(r => Number(r.rps.toFixed(1))),
@@ -351,10 +407,11 @@ description = "bench"
     }
     const [a, b] = targets.map(t => summary[t.name]);
     const out = {
-        blockhash: blockhashMode,
+        blockhash: loadgen === 'sdk' ? blockhashMode : 'challenge',
         concurrency,
+        loadgen,
         duration_s: duration,
-        load_threads: threads,
+        load_threads: loadgen === 'sdk' ? threads : null,
         payers: payerCount,
         payer_reuse_ms: reuseMs,
         machine: `${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ''}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,

@@ -32,6 +32,8 @@ enum Command {
     Operator(cmd::operator::Args),
     /// Fetch a URL, paying its 402 challenge within a spending limit (like curl).
     Pay(cmd::pay::Args),
+    /// Load-test a paid URL: many payers, N connections, paid requests/s and latency.
+    Bench(cmd::bench::Args),
     /// Create or show keypairs.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
                     Command::Serve(a) => cmd::serve::run(a).await,
                     Command::Operator(a) => cmd::operator::run(a).await,
                     Command::Pay(a) => cmd::pay::run(a).await,
+                    Command::Bench(a) => cmd::bench::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
                     Command::Programs(c) => cmd::programs::run(c).await,
                     Command::Conformance(_) | Command::Keys(_) => Ok(()),

@@ -39,6 +39,9 @@ pub struct SolanaChargeClient {
     pub expected_fee_payers: Vec<Address>,
     /// Priority fee we add, micro-lamports per CU.
     pub compute_unit_price: Option<u64>,
+    /// Mints whose program and transfer fee were looked up beforehand (see
+    /// [`SolanaChargeClient::with_known_mint`]); others are read from the chain per payment.
+    known_mints: Vec<(Address, TokenProgram, TransferFee)>,
 }
 
 impl SolanaChargeClient {
@@ -52,7 +55,21 @@ impl SolanaChargeClient {
             method: MethodName::solana(),
             expected_fee_payers: Vec::new(),
             compute_unit_price: None,
+            known_mints: Vec::new(),
         }
+    }
+
+    /// Trusts `program` and `fee` for `mint` instead of reading the mint before each payment
+    /// (for a caller that read it once with [`SolanaChargeClient::read_mint`], such as a load
+    /// generator with many payers). A Token-2022 fee change is then not seen.
+    pub fn with_known_mint(
+        mut self,
+        mint: Address,
+        program: TokenProgram,
+        fee: TransferFee,
+    ) -> Self {
+        self.known_mints.push((mint, program, fee));
+        self
     }
 
     /// Chooses pull or push.
@@ -71,11 +88,21 @@ impl SolanaChargeClient {
             .map_err(|e| MethodError::verification(format!("unusable charge request: {e}")))
     }
 
+    /// Token program and transfer fee of a mint: remembered, or from the chain.
+    async fn mint(&self, mint: Address) -> Result<(TokenProgram, TransferFee), MethodError> {
+        if let Some((_, program, fee)) = self.known_mints.iter().find(|(m, _, _)| *m == mint) {
+            return Ok((*program, *fee));
+        }
+        Self::read_mint(self.ledger.as_ref(), mint).await
+    }
+
     /// Token program and transfer fee of a mint, from the chain (the spec forbids guessing the
     /// program when the request omits it).
-    async fn mint(&self, mint: Address) -> Result<(TokenProgram, TransferFee), MethodError> {
-        let acct = self
-            .ledger
+    pub async fn read_mint(
+        ledger: &dyn Ledger,
+        mint: Address,
+    ) -> Result<(TokenProgram, TransferFee), MethodError> {
+        let acct = ledger
             .get_account(&mint)
             .await
             .map_err(|e| MethodError::verification(format!("reading mint: {e}")))?

@@ -241,15 +241,6 @@ async fn redeem(
                 signer.sign(&mut receipt);
             }
             let header = format_payment_receipt(&receipt);
-            if let Err(e) = config
-                .store
-                .complete_challenge(&ch.id, &digest, &header)
-                .await
-            {
-                // The payment settled; serve it. A retry would find the reservation pending and
-                // be told to wait, never charged twice.
-                warn!(error = %e, "could not record a completed challenge");
-            }
             let record = PaymentRecord {
                 challenge_id: ch.id.clone(),
                 role: "server".into(),
@@ -267,7 +258,17 @@ async fn redeem(
                 receipt: header.clone(),
                 created_at: now.unix(),
             };
-            if let Err(e) = config.store.record_payment(&record).await {
+            // Independent rows, written concurrently (a batching store commits them together).
+            let (completed, recorded) = tokio::join!(
+                config.store.complete_challenge(&ch.id, &digest, &header),
+                config.store.record_payment(&record)
+            );
+            if let Err(e) = completed {
+                // The payment settled; serve it. A retry would find the reservation pending and
+                // be told to wait, never charged twice.
+                warn!(error = %e, "could not record a completed challenge");
+            }
+            if let Err(e) = recorded {
                 warn!(error = %e, "could not record a payment");
             }
             paid(receipt, header, &credential, price.clone())

@@ -165,9 +165,7 @@ fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
 fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
     let dir = tmp("serve");
     // 1. localnet
-    let (_localnet, info) = localnet();
-    let rpc_url = info["url"].as_str().unwrap().to_owned();
-    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (_localnet, rpc_url, usdc) = start_localnet();
 
     // 2. keys, funded through the RPC endpoint
     let (seller_file, seller) = new_key(&dir, "seller");
@@ -218,39 +216,7 @@ fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
     });
 
     // 4. mppsol serve
-    let port = free_port();
-    let config = dir.join("mppsol.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"realm = "forecast.test"
-upstream = "http://127.0.0.1:{upstream_port}"
-receipt_keypair = "seller.json"
-
-[solana]
-network = "localnet"
-rpc_url = "{rpc_url}"
-recipient = "{seller}"
-fee_payer_keypair = "seller.json"
-
-[[route]]
-method = "GET"
-path = "/forecast"
-amount = "25000"
-currency = "{usdc}"
-description = "Tomorrow's forecast"
-"#
-        ),
-    )
-    .unwrap();
-    let _serve = Kill(
-        bin()
-            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(port);
+    let (_serve, port) = start_serve(&dir, upstream_port, &rpc_url, &seller, &usdc);
     let url = format!("http://127.0.0.1:{port}/forecast");
 
     // 5. a spending limit below the price refuses before signing
@@ -763,4 +729,166 @@ fn operator_switches_to_postgres_with_database_url_and_init_adds_operators() {
     drop(op);
     exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `mppsol localnet` on a free port: the process, its RPC URL and its dev USDC mint.
+fn start_localnet() -> (Kill, String, String) {
+    let mut localnet = Kill(
+        bin()
+            .args(["localnet", "--port", "0", "--json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(localnet.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("localnet --json line");
+    let rpc_url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    (localnet, rpc_url, usdc)
+}
+
+/// `mppsol serve` pricing `GET /forecast` at 25000 USDC base units, paid to (and fees sponsored
+/// by) `seller` (whose key is `dir/seller.json`); returns the process and its port.
+fn start_serve(
+    dir: &Path,
+    upstream_port: u16,
+    rpc_url: &str,
+    seller: &str,
+    usdc: &str,
+) -> (Kill, u16) {
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "forecast.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+receipt_keypair = "seller.json"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[[route]]
+method = "GET"
+path = "/forecast"
+amount = "25000"
+currency = "{usdc}"
+description = "Tomorrow's forecast"
+"#
+        ),
+    )
+    .unwrap();
+    let serve = Kill(
+        bin()
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port);
+    (serve, port)
+}
+
+/// An upstream answering every request with a small JSON body (one connection at a time).
+fn start_upstream() -> u16 {
+    let l = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            if std::io::Read::read(&mut s, &mut buf).is_err() {
+                continue;
+            }
+            let body = "{\"forecast\":\"sunny\"}";
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut s, resp.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn bench_pays_a_served_route_and_every_reported_payment_landed() {
+    let dir = tmp("bench");
+    let (_localnet, rpc_url, usdc) = start_localnet();
+    let (_seller_file, seller) = new_key(&dir, "seller");
+    rpc(
+        &rpc_url,
+        "requestAirdrop",
+        serde_json::json!([seller, 2_000_000_000u64]),
+    );
+    let seller_ata = rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([seller, usdc, 0u64]),
+    );
+    // Four payers (64-byte keypairs, Solana CLI form) in one file, each funded with USDC.
+    let mut payers = Vec::new();
+    for i in 0..4 {
+        let (file, address) = new_key(&dir, &format!("payer{i}"));
+        rpc(
+            &rpc_url,
+            "mppsol_mintTokens",
+            serde_json::json!([address, usdc, 5_000_000u64]),
+        );
+        let key: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        payers.push(key);
+    }
+    let payers_file = dir.join("payers.json");
+    std::fs::write(&payers_file, serde_json::Value::Array(payers).to_string()).unwrap();
+    let upstream_port = start_upstream();
+    let (serve, port) = start_serve(&dir, upstream_port, &rpc_url, &seller, &usdc);
+
+    let out = run(&[
+        "bench",
+        &format!("http://127.0.0.1:{port}/forecast"),
+        "--payers",
+        payers_file.to_str().unwrap(),
+        "--rpc-url",
+        &rpc_url,
+        "--mint",
+        &usdc,
+        "--concurrency",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--server-pid",
+        &serve.0.id().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let ok = report["ok"].as_u64().unwrap();
+    let warm = report["warmup_ok"].as_u64().unwrap();
+    assert!(ok > 0, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert!(report["p50_ms"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+    // Every paid request it counted moved exactly the price to the seller.
+    let balance = rpc(
+        &rpc_url,
+        "getTokenAccountBalance",
+        serde_json::json!([seller_ata]),
+    );
+    assert_eq!(
+        balance["value"]["amount"].as_str().unwrap(),
+        (25_000 * (ok + warm)).to_string()
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

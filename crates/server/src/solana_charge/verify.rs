@@ -5,7 +5,7 @@
 //! released only when the transaction certainly never landed.
 
 use mpp::{Credential, MethodError, ProblemType, Receipt, VerifyContext};
-use mppsol_ledger::{LandedTransaction, LedgerError};
+use mppsol_ledger::{Commitment, LandedTransaction, LedgerError};
 use mppsol_solana::VerifyError;
 use mppsol_solana::charge::payload::{ChargePayload, decode_signature, decode_transaction};
 use mppsol_solana::charge::request::{ChargeRequest, Currency};
@@ -227,6 +227,14 @@ async fn wait_landed(
     m: &SolanaCharge,
     sig: &Signature,
 ) -> Result<Option<LandedTransaction>, MethodError> {
+    // `get_transaction` answers only at `confirmed` or above, so when that is all we need, one
+    // fetch settles a transaction that has already landed (a pushed one, or any on a ledger
+    // that lands on send, such as the embedded one) without a status poll first.
+    if m.cfg.commitment <= Commitment::Confirmed
+        && let Some(landed) = m.ledger.get_transaction(sig).await.map_err(ledger_error)?
+    {
+        return Ok(Some(landed));
+    }
     let status = m
         .ledger
         .confirm(sig, m.cfg.commitment, m.cfg.confirm_timeout)

@@ -11,7 +11,9 @@
 //! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
 //! | `records.rs` | `payments`, `daily_spend`, pruning |
 //! | `crate::operator` (expanded here) | the operator tables (`0003_operator.sql`) |
+//! | `group_commit.rs` | one transaction (one WAL sync) for the concurrent replay and payment writes of a file database |
 
+mod group_commit;
 mod records;
 mod replay;
 
@@ -27,6 +29,7 @@ use sqlx::sqlite::{
 };
 
 use crate::{ConsumeOutcome, PaymentRecord, Reservation, SpendOutcome, Store, StoreError};
+use group_commit::{Done, Write, Writer};
 
 /// The SQLite dialect of the schema (`migrations/sqlite/NNNN_*.sql`).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -42,6 +45,8 @@ const FILE_MAX_CONNECTIONS: u32 = 8;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The group-commit writer for replay and payment writes (file databases only).
+    writer: Option<Writer>,
 }
 
 impl SqliteStore {
@@ -69,10 +74,12 @@ impl SqliteStore {
         enable_wal(&options).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_MAX_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         tracing::debug!(path = %path.display(), "opened SQLite store");
-        Self::migrated(pool).await
+        let mut store = Self::migrated(pool).await?;
+        store.writer = Some(Writer::start(&options).await?);
+        Ok(store)
     }
 
     /// A fresh in-memory database, private to this store and gone when it is dropped.
@@ -101,7 +108,18 @@ impl SqliteStore {
 
     /// Closes every connection of the pool; later calls fail.
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// Runs `write` through the group-commit writer. Only called when there is one.
+    async fn grouped(&self, writer: &Writer, write: Write) -> Result<Done, StoreError> {
+        if self.pool.is_closed() {
+            return Err(StoreError::Backend(sqlx::Error::PoolClosed));
+        }
+        writer.submit(write).await
     }
 
     /// Applies pending migrations and wraps the pool.
@@ -115,7 +133,7 @@ impl SqliteStore {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         MIGRATOR.run_direct(&mut *tx).await?;
         tx.commit().await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer: None })
     }
 }
 
@@ -172,6 +190,14 @@ crate::operator::operator_store_impl!(
     lock = ""
 );
 
+/// The writer answered a write with another write's kind of result (a bug, not a database
+/// state); reported rather than panicking.
+fn unexpected() -> StoreError {
+    StoreError::Backend(sqlx::Error::Protocol(
+        "group-commit writer returned the wrong kind of result".into(),
+    ))
+}
+
 /// `SQLITE_BUSY`, including its extended codes (connections report extended result codes).
 fn is_busy(error: &sqlx::Error) -> bool {
     const SQLITE_BUSY: i32 = 5;
@@ -191,7 +217,24 @@ impl Store for SqliteStore {
         credential_digest: &[u8; 32],
         expires_at: i64,
     ) -> Result<Reservation, StoreError> {
-        replay::reserve_challenge(&self.pool, challenge_id, credential_digest, expires_at).await
+        let Some(w) = &self.writer else {
+            return replay::reserve_challenge(
+                &self.pool,
+                challenge_id,
+                credential_digest,
+                expires_at,
+            )
+            .await;
+        };
+        let write = Write::Reserve {
+            challenge_id: challenge_id.to_owned(),
+            digest: *credential_digest,
+            expires_at,
+        };
+        match self.grouped(w, write).await? {
+            Done::Reservation(r) => Ok(r),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn complete_challenge(
@@ -200,7 +243,21 @@ impl Store for SqliteStore {
         credential_digest: &[u8; 32],
         receipt: &str,
     ) -> Result<(), StoreError> {
-        replay::complete_challenge(&self.pool, challenge_id, credential_digest, receipt).await
+        let Some(w) = &self.writer else {
+            return replay::complete_challenge(
+                &self.pool,
+                challenge_id,
+                credential_digest,
+                receipt,
+            )
+            .await;
+        };
+        let write = Write::Complete {
+            challenge_id: challenge_id.to_owned(),
+            digest: *credential_digest,
+            receipt: receipt.to_owned(),
+        };
+        self.grouped(w, write).await.map(drop)
     }
 
     async fn release_challenge(
@@ -208,7 +265,14 @@ impl Store for SqliteStore {
         challenge_id: &str,
         credential_digest: &[u8; 32],
     ) -> Result<(), StoreError> {
-        replay::release_challenge(&self.pool, challenge_id, credential_digest).await
+        let Some(w) = &self.writer else {
+            return replay::release_challenge(&self.pool, challenge_id, credential_digest).await;
+        };
+        let write = Write::ReleaseChallenge {
+            challenge_id: challenge_id.to_owned(),
+            digest: *credential_digest,
+        };
+        self.grouped(w, write).await.map(drop)
     }
 
     async fn consume_proof(
@@ -216,15 +280,37 @@ impl Store for SqliteStore {
         proof: &str,
         challenge_id: &str,
     ) -> Result<ConsumeOutcome, StoreError> {
-        replay::consume_proof(&self.pool, proof, challenge_id).await
+        let Some(w) = &self.writer else {
+            return replay::consume_proof(&self.pool, proof, challenge_id).await;
+        };
+        let write = Write::Consume {
+            proof: proof.to_owned(),
+            challenge_id: challenge_id.to_owned(),
+        };
+        match self.grouped(w, write).await? {
+            Done::Consumed(c) => Ok(c),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn release_proof(&self, proof: &str, challenge_id: &str) -> Result<(), StoreError> {
-        replay::release_proof(&self.pool, proof, challenge_id).await
+        let Some(w) = &self.writer else {
+            return replay::release_proof(&self.pool, proof, challenge_id).await;
+        };
+        let write = Write::ReleaseProof {
+            proof: proof.to_owned(),
+            challenge_id: challenge_id.to_owned(),
+        };
+        self.grouped(w, write).await.map(drop)
     }
 
     async fn record_payment(&self, payment: &PaymentRecord) -> Result<(), StoreError> {
-        records::record_payment(&self.pool, payment).await
+        let Some(w) = &self.writer else {
+            return records::record_payment(&self.pool, payment).await;
+        };
+        self.grouped(w, Write::Record(Box::new(payment.clone())))
+            .await
+            .map(drop)
     }
 
     async fn list_payments(&self, limit: u32) -> Result<Vec<PaymentRecord>, StoreError> {

@@ -1,13 +1,13 @@
 //! Payment records, daily budgets and pruning on SQLite: `payments`, `daily_spend`.
 
-use sqlx::SqlitePool;
+use sqlx::{Executor, Sqlite, SqlitePool};
 
 use crate::common::{amount_from_db, amount_to_db, cap_to_db, payment_from_row};
 use crate::{PaymentRecord, SpendOutcome, StoreError};
 
 /// Inserts one payment; a second record for the same (role, challenge) is a conflict.
-pub(super) async fn record_payment(
-    pool: &SqlitePool,
+pub(super) async fn record_payment<'c>(
+    ex: impl Executor<'c, Database = Sqlite>,
     payment: &PaymentRecord,
 ) -> Result<(), StoreError> {
     let amount = amount_to_db(payment.amount)?;
@@ -29,7 +29,7 @@ pub(super) async fn record_payment(
     .bind(&payment.realm)
     .bind(&payment.receipt)
     .bind(payment.created_at)
-    .execute(pool)
+    .execute(ex)
     .await?
     .rows_affected();
     if inserted == 1 {

@@ -1,6 +1,6 @@
 //! Replay protection on SQLite: `challenge_reservations` and `consumed_proofs`.
 
-use sqlx::SqlitePool;
+use sqlx::{Executor, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::common::{STATUS_COMPLETED, STATUS_PENDING, classify_reservation, unix_now};
 use crate::{ConsumeOutcome, Reservation, StoreError};
@@ -14,6 +14,18 @@ pub(super) async fn reserve_challenge(
     expires_at: i64,
 ) -> Result<Reservation, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let outcome = reserve_in(&mut tx, challenge_id, digest, expires_at).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// [`reserve_challenge`]'s statements, inside a transaction the caller holds the write lock of.
+pub(super) async fn reserve_in(
+    conn: &mut SqliteConnection,
+    challenge_id: &str,
+    digest: &[u8; 32],
+    expires_at: i64,
+) -> Result<Reservation, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO challenge_reservations \
              (challenge_id, credential_digest, status, receipt, expires_at, created_at) \
@@ -25,11 +37,11 @@ pub(super) async fn reserve_challenge(
     .bind(STATUS_PENDING)
     .bind(expires_at)
     .bind(unix_now())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
-    let outcome = if inserted == 1 {
-        Reservation::Fresh
+    if inserted == 1 {
+        Ok(Reservation::Fresh)
     } else {
         // The lock is held, so the row that blocked the insert is still there.
         let (stored, status, receipt): (Vec<u8>, String, Option<String>) = sqlx::query_as(
@@ -37,17 +49,15 @@ pub(super) async fn reserve_challenge(
              WHERE challenge_id = ?1",
         )
         .bind(challenge_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-        classify_reservation(digest, &stored, &status, receipt)?
-    };
-    tx.commit().await?;
-    Ok(outcome)
+        classify_reservation(digest, &stored, &status, receipt)
+    }
 }
 
 /// Pending → completed, only for the credential that holds the reservation.
-pub(super) async fn complete_challenge(
-    pool: &SqlitePool,
+pub(super) async fn complete_challenge<'c>(
+    ex: impl Executor<'c, Database = Sqlite>,
     challenge_id: &str,
     digest: &[u8; 32],
     receipt: &str,
@@ -61,7 +71,7 @@ pub(super) async fn complete_challenge(
     .bind(challenge_id)
     .bind(digest.as_slice())
     .bind(STATUS_PENDING)
-    .execute(pool)
+    .execute(ex)
     .await?
     .rows_affected();
     if updated == 1 {
@@ -74,8 +84,8 @@ pub(super) async fn complete_challenge(
 }
 
 /// Deletes the reservation only while it is pending and held by this credential.
-pub(super) async fn release_challenge(
-    pool: &SqlitePool,
+pub(super) async fn release_challenge<'c>(
+    ex: impl Executor<'c, Database = Sqlite>,
     challenge_id: &str,
     digest: &[u8; 32],
 ) -> Result<(), StoreError> {
@@ -86,7 +96,7 @@ pub(super) async fn release_challenge(
     .bind(challenge_id)
     .bind(digest.as_slice())
     .bind(STATUS_PENDING)
-    .execute(pool)
+    .execute(ex)
     .await?;
     Ok(())
 }
@@ -98,6 +108,17 @@ pub(super) async fn consume_proof(
     challenge_id: &str,
 ) -> Result<ConsumeOutcome, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let outcome = consume_in(&mut tx, proof, challenge_id).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// [`consume_proof`]'s statements, inside a transaction the caller holds the write lock of.
+pub(super) async fn consume_in(
+    conn: &mut SqliteConnection,
+    proof: &str,
+    challenge_id: &str,
+) -> Result<ConsumeOutcome, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO consumed_proofs (proof, challenge_id, created_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (proof) DO NOTHING",
@@ -105,33 +126,30 @@ pub(super) async fn consume_proof(
     .bind(proof)
     .bind(challenge_id)
     .bind(unix_now())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
-    let outcome = if inserted == 1 {
-        ConsumeOutcome::Fresh
-    } else {
-        let challenge_id: String =
-            sqlx::query_scalar("SELECT challenge_id FROM consumed_proofs WHERE proof = ?1")
-                .bind(proof)
-                .fetch_one(&mut *tx)
-                .await?;
-        ConsumeOutcome::AlreadyConsumed { challenge_id }
-    };
-    tx.commit().await?;
-    Ok(outcome)
+    if inserted == 1 {
+        return Ok(ConsumeOutcome::Fresh);
+    }
+    let challenge_id: String =
+        sqlx::query_scalar("SELECT challenge_id FROM consumed_proofs WHERE proof = ?1")
+            .bind(proof)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(ConsumeOutcome::AlreadyConsumed { challenge_id })
 }
 
 /// Deletes the proof only if this challenge consumed it.
-pub(super) async fn release_proof(
-    pool: &SqlitePool,
+pub(super) async fn release_proof<'c>(
+    ex: impl Executor<'c, Database = Sqlite>,
     proof: &str,
     challenge_id: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM consumed_proofs WHERE proof = ?1 AND challenge_id = ?2")
         .bind(proof)
         .bind(challenge_id)
-        .execute(pool)
+        .execute(ex)
         .await?;
     Ok(())
 }

@@ -106,3 +106,68 @@ pub async fn concurrent_reservations_of_one_challenge_have_exactly_one_holder(
     }
     assert_eq!((fresh, taken), (1, 49));
 }
+
+/// Many writes at once (a batching backend commits them together) are each answered with their
+/// own outcome, and every answered write is there for a new pool on the same database.
+pub async fn concurrent_writes_each_get_their_outcome_and_all_persist(db: &crate::harness::TestDb) {
+    const N: usize = 150;
+    let store = db.open().await;
+    let mut tasks = JoinSet::new();
+    for i in 0..N {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let ch = format!("ch_{i}");
+            let digest = [u8::try_from(i % 256).unwrap(); 32];
+            let reserved = store.reserve_challenge(&ch, &digest, 2_000_000_000).await;
+            assert_eq!(reserved.unwrap(), Reservation::Fresh);
+            // Every second task also contends for one shared proof.
+            let proof = if i % 2 == 0 {
+                "sig_shared".to_string()
+            } else {
+                format!("sig_{i}")
+            };
+            let consumed = store.consume_proof(&proof, &ch).await.unwrap();
+            store
+                .complete_challenge(&ch, &digest, &format!("receipt_{i}"))
+                .await
+                .unwrap();
+            (i, consumed)
+        });
+    }
+    let mut shared_winners = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (i, consumed) = joined.unwrap();
+        match (i % 2, consumed) {
+            (0, ConsumeOutcome::Fresh) => shared_winners += 1,
+            (0, ConsumeOutcome::AlreadyConsumed { .. }) => {}
+            (_, outcome) => assert_eq!(outcome, ConsumeOutcome::Fresh, "own proof of task {i}"),
+        }
+    }
+    assert_eq!(shared_winners, 1);
+    drop(store);
+
+    let reopened = db.open().await;
+    for i in 0..N {
+        let digest = [u8::try_from(i % 256).unwrap(); 32];
+        assert_eq!(
+            reopened
+                .reserve_challenge(&format!("ch_{i}"), &digest, 2_000_000_000)
+                .await
+                .unwrap(),
+            Reservation::Completed {
+                receipt: format!("receipt_{i}")
+            }
+        );
+        if i % 2 == 1 {
+            assert_eq!(
+                reopened
+                    .consume_proof(&format!("sig_{i}"), "ch_other")
+                    .await
+                    .unwrap(),
+                ConsumeOutcome::AlreadyConsumed {
+                    challenge_id: format!("ch_{i}")
+                }
+            );
+        }
+    }
+}

@@ -127,6 +127,8 @@ store_suite! {
     ],
     reopen: [
         crate::lifecycle::data_survives_reopening => data_survives_reopening,
+        crate::concurrency::concurrent_writes_each_get_their_outcome_and_all_persist
+            => concurrent_writes_each_get_their_outcome_and_all_persist,
     ],
 }
 
