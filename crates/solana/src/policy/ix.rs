@@ -307,44 +307,54 @@ pub fn top_up_channel(
     k.ix(a, data)
 }
 
+/// An example-vault `buyQuote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExampleQuote {
+    /// The example-vault program.
+    pub program: Address,
+    /// The payments program the vault PDA is bound to.
+    pub payments_program: Address,
+    /// The vault's owner (signer).
+    pub owner: Address,
+    /// Funds the receipt (signer).
+    pub rent_payer: Address,
+    /// The oracle paid.
+    pub oracle: Address,
+    /// The mint.
+    pub mint: Address,
+    /// The mint's token program.
+    pub token_program: TokenProgram,
+    /// Price, base units.
+    pub amount: u64,
+    /// `sha256(challenge id)` of the oracle's challenge.
+    pub challenge_hash: [u8; 32],
+}
+
 /// Example vault `buyQuote`: the vault PDA of `owner` pays `oracle` through the payments
-/// program, with a receipt for `challenge_hash`.
-pub fn example_buy_quote(
-    program: &Address,
-    payments_program: &Address,
-    owner: &Address,
-    rent_payer: &Address,
-    oracle: &Address,
-    mint: (&Address, TokenProgram),
-    amount: u64,
-    challenge_hash: &[u8; 32],
-) -> Instruction {
-    let authority = example_vault_authority(program, owner, payments_program);
+/// program, with a receipt for the challenge.
+pub fn example_buy_quote(q: &ExampleQuote) -> Instruction {
+    let authority = example_vault_authority(&q.program, &q.owner, &q.payments_program);
     let inner = super::receipt::pay(
-        payments_program,
+        &q.payments_program,
         &PayAccounts {
             authority,
-            rent_payer: *rent_payer,
-            source: associated_token_address(&authority, mint.0, mint.1),
-            destination: associated_token_address(oracle, mint.0, mint.1),
-            mint: *mint.0,
-            token_program: mint.1,
+            rent_payer: q.rent_payer,
+            source: associated_token_address(&authority, &q.mint, q.token_program),
+            destination: associated_token_address(&q.oracle, &q.mint, q.token_program),
+            mint: q.mint,
+            token_program: q.token_program,
         },
-        amount,
-        challenge_hash,
+        q.amount,
+        &q.challenge_hash,
     );
-    let mut accounts = vec![AccountMeta::new_readonly(*owner, true)];
+    let mut accounts = vec![AccountMeta::new_readonly(q.owner, true)];
     accounts.push(inner.accounts[1].clone());
     accounts.push(AccountMeta::new_readonly(authority, false));
     accounts.extend(inner.accounts[2..].iter().cloned());
-    accounts.push(AccountMeta::new_readonly(*payments_program, false));
-    let mut data = pay_data(amount, challenge_hash);
+    accounts.push(AccountMeta::new_readonly(q.payments_program, false));
+    let mut data = pay_data(q.amount, &q.challenge_hash);
     data[0] = 1;
-    Instruction {
-        program_id: *program,
-        accounts,
-        data,
-    }
+    Instruction { program_id: q.program, accounts, data }
 }
 
 /// Example vault `buyQuoteViaPolicy`: the vault's agent PDA pays through the policy wallet
