@@ -69,7 +69,8 @@ impl Env {
             (DEV_EXAMPLE_VAULT_PROGRAM_ID, "example_vault"),
             (DEV_CHANNEL_PROGRAM_ID, "channel"),
         ] {
-            svm.add_program(id, &program_bytes(name)).expect("load program");
+            svm.add_program(id, &program_bytes(name))
+                .expect("load program");
         }
         let mint = Address::new_unique();
         let mut data = vec![0u8; Mint::LEN];
@@ -83,14 +84,34 @@ impl Env {
         .pack_into_slice(&mut data);
         let tp = TokenProgram::Token;
         let lamports = svm.minimum_balance_for_rent_exemption(Mint::LEN);
-        svm.set_account(mint, Account { lamports, data, owner: tp.id(), executable: false, rent_epoch: 0 })
-            .unwrap();
+        svm.set_account(
+            mint,
+            Account {
+                lamports,
+                data,
+                owner: tp.id(),
+                executable: false,
+                rent_epoch: 0,
+            },
+        )
+        .unwrap();
         let owner = Keypair::new();
         let agent = Keypair::new();
         svm.airdrop(&owner.pubkey(), 10_000_000_000).unwrap();
         svm.airdrop(&agent.pubkey(), 10_000_000_000).unwrap();
-        let k = WalletKeys { program: DEV_POLICY_PROGRAM_ID, owner: owner.pubkey(), agent: agent.pubkey() };
-        let mut env = Env { svm, mint, tp, owner, agent, k };
+        let k = WalletKeys {
+            program: DEV_POLICY_PROGRAM_ID,
+            owner: owner.pubkey(),
+            agent: agent.pubkey(),
+        };
+        let mut env = Env {
+            svm,
+            mint,
+            tp,
+            owner,
+            agent,
+            k,
+        };
         env.set_time(DAY0);
         env
     }
@@ -99,7 +120,8 @@ impl Env {
     pub fn new(policy: &PolicyConfig) -> Env {
         let mut env = Env::bare();
         let create = ix::create_wallet(&env.k, policy).unwrap();
-        env.send(&[create], &[&env.owner.insecure_clone()]).expect("create wallet");
+        env.send(&[create], &[&env.owner.insecure_clone()])
+            .expect("create wallet");
         let wallet = env.k.wallet();
         env.token_account(&wallet, VAULT_START);
         env
@@ -117,7 +139,11 @@ impl Env {
     }
 
     /// Sends one transaction (fee payer: the first signer); the compute units or the error.
-    pub fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Result<u64, TransactionError> {
+    pub fn send(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<u64, TransactionError> {
         let msg = Message::new(ixs, Some(&signers[0].pubkey()));
         let tx = Transaction::new(signers, msg, self.svm.latest_blockhash());
         let out = self.svm.send_transaction(tx);
@@ -147,9 +173,20 @@ impl Env {
             close_authority: None.into(),
         }
         .pack_into_slice(&mut data);
-        let lamports = self.svm.minimum_balance_for_rent_exemption(TokenAccount::LEN);
+        let lamports = self
+            .svm
+            .minimum_balance_for_rent_exemption(TokenAccount::LEN);
         self.svm
-            .set_account(ata, Account { lamports, data, owner: self.tp.id(), executable: false, rent_epoch: 0 })
+            .set_account(
+                ata,
+                Account {
+                    lamports,
+                    data,
+                    owner: self.tp.id(),
+                    executable: false,
+                    rent_epoch: 0,
+                },
+            )
             .unwrap();
         ata
     }
@@ -159,7 +196,11 @@ impl Env {
         self.svm
             .get_account(ata)
             .filter(|a| a.data.len() >= TokenAccount::LEN)
-            .map(|a| TokenAccount::unpack_from_slice(&a.data[..TokenAccount::LEN]).unwrap().amount)
+            .map(|a| {
+                TokenAccount::unpack_from_slice(&a.data[..TokenAccount::LEN])
+                    .unwrap()
+                    .amount
+            })
             .unwrap_or(0)
     }
 
@@ -168,7 +209,10 @@ impl Env {
     }
 
     pub fn wallet_state(&self) -> WalletState {
-        let acct = self.svm.get_account(&self.k.wallet()).expect("wallet exists");
+        let acct = self
+            .svm
+            .get_account(&self.k.wallet())
+            .expect("wallet exists");
         assert_eq!(acct.owner, DEV_POLICY_PROGRAM_ID);
         WalletState::decode(&acct.data).unwrap()
     }
@@ -192,7 +236,11 @@ impl Env {
         let agent = self.agent.insecure_clone();
         let owner = self.owner.insecure_clone();
         let ix = ix::pay(&self.k, p);
-        if p.owner_signs { self.send(&[ix], &[&agent, &owner]) } else { self.send(&[ix], &[&agent]) }
+        if p.owner_signs {
+            self.send(&[ix], &[&agent, &owner])
+        } else {
+            self.send(&[ix], &[&agent])
+        }
     }
 
     /// A fresh recipient with an empty ATA.

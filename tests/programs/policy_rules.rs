@@ -36,7 +36,10 @@ fn over_single_limit_is_refused_and_nothing_moves() {
 
 #[test]
 fn daily_limit_holds_within_a_day_and_resets_at_the_day_boundary() {
-    let mut env = Env::new(&PolicyConfig { escalation_threshold: u64::MAX, ..default_policy() });
+    let mut env = Env::new(&PolicyConfig {
+        escalation_threshold: u64::MAX,
+        ..default_policy()
+    });
     let (to, to_ata) = env.recipient();
     let last_second = (DAY0 / 86_400 + 1) * 86_400 - 1;
     env.set_time(last_second - 100);
@@ -45,7 +48,10 @@ fn daily_limit_holds_within_a_day_and_resets_at_the_day_boundary() {
     }
     // 3 000 spent: one more unit the same day is over.
     env.set_time(last_second);
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 1, 4))), E::OverDailyLimit);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 1, 4))),
+        E::OverDailyLimit
+    );
     // The next UTC day starts a new window.
     env.set_time(last_second + 1);
     env.pay(&env.payment(&to, 1_000, 4)).unwrap();
@@ -55,9 +61,15 @@ fn daily_limit_holds_within_a_day_and_resets_at_the_day_boundary() {
     assert_eq!(w.day_index, (last_second + 1) as u64 / 86_400);
     // A payment that would cross the limit is refused whole, not partly paid.
     env.pay(&env.payment(&to, 1_000, 5)).unwrap();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 1_001, 6))), E::OverSingleLimit);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 1_001, 6))),
+        E::OverSingleLimit
+    );
     env.pay(&env.payment(&to, 999, 6)).unwrap();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 2, 7))), E::OverDailyLimit);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 2, 7))),
+        E::OverDailyLimit
+    );
     assert_eq!(env.balance(&to_ata), 4_000 + 1_999);
 }
 
@@ -70,7 +82,10 @@ fn counterparty_outside_the_allow_list_is_refused() {
     });
     let allowed_ata = env.token_account(&allowed, 0);
     let (other, other_ata) = env.recipient();
-    assert_eq!(policy_err(env.pay(&env.payment(&other, 10, 1))), E::CounterpartyNotAllowed);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&other, 10, 1))),
+        E::CounterpartyNotAllowed
+    );
     assert_eq!(env.balance(&other_ata), 0);
     env.pay(&env.payment(&allowed, 10, 1)).unwrap();
     assert_eq!(env.balance(&allowed_ata), 10);
@@ -78,14 +93,23 @@ fn counterparty_outside_the_allow_list_is_refused() {
 
 #[test]
 fn an_empty_allow_list_allows_nobody() {
-    let mut env = Env::new(&PolicyConfig { counterparties: Counterparties::Only(vec![]), ..default_policy() });
+    let mut env = Env::new(&PolicyConfig {
+        counterparties: Counterparties::Only(vec![]),
+        ..default_policy()
+    });
     let (to, _) = env.recipient();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 10, 1))), E::CounterpartyNotAllowed);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 10, 1))),
+        E::CounterpartyNotAllowed
+    );
 }
 
 #[test]
 fn category_outside_the_set_is_refused() {
-    let mut env = Env::new(&PolicyConfig { categories: CategorySet::of(&[3, 200]), ..default_policy() });
+    let mut env = Env::new(&PolicyConfig {
+        categories: CategorySet::of(&[3, 200]),
+        ..default_policy()
+    });
     let (to, to_ata) = env.recipient();
     let mut p = env.payment(&to, 10, 1);
     p.category = 4;
@@ -97,7 +121,10 @@ fn category_outside_the_set_is_refused() {
 
 #[test]
 fn missing_memo_is_refused_when_required() {
-    let mut env = Env::new(&PolicyConfig { require_memo: true, ..default_policy() });
+    let mut env = Env::new(&PolicyConfig {
+        require_memo: true,
+        ..default_policy()
+    });
     let (to, to_ata) = env.recipient();
     let mut p = env.payment(&to, 10, 1);
     assert_eq!(policy_err(env.pay(&p)), E::MemoRequired);
@@ -130,10 +157,18 @@ fn paused_wallet_refuses_until_unpaused() {
     let mut env = Env::new(&default_policy());
     let (to, to_ata) = env.recipient();
     let owner = env.owner.insecure_clone();
-    env.send(&[mppsol_solana::policy::ix::set_paused(&env.k, true)], &[&owner]).unwrap();
+    env.send(
+        &[mppsol_solana::policy::ix::set_paused(&env.k, true)],
+        &[&owner],
+    )
+    .unwrap();
     assert!(env.wallet_state().paused);
     assert_eq!(policy_err(env.pay(&env.payment(&to, 10, 1))), E::Paused);
-    env.send(&[mppsol_solana::policy::ix::set_paused(&env.k, false)], &[&owner]).unwrap();
+    env.send(
+        &[mppsol_solana::policy::ix::set_paused(&env.k, false)],
+        &[&owner],
+    )
+    .unwrap();
     env.pay(&env.payment(&to, 10, 1)).unwrap();
     assert_eq!(env.balance(&to_ata), 10);
 }
@@ -142,11 +177,20 @@ fn paused_wallet_refuses_until_unpaused() {
 fn replayed_or_lower_nonce_is_refused() {
     let mut env = Env::new(&default_policy());
     let (to, to_ata) = env.recipient();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 10, 0))), E::NonceReplayed);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 10, 0))),
+        E::NonceReplayed
+    );
     env.pay(&env.payment(&to, 10, 1)).unwrap();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 11, 1))), E::NonceReplayed);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 11, 1))),
+        E::NonceReplayed
+    );
     env.pay(&env.payment(&to, 10, 7)).unwrap();
-    assert_eq!(policy_err(env.pay(&env.payment(&to, 12, 6))), E::NonceReplayed);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 12, 6))),
+        E::NonceReplayed
+    );
     assert_eq!(env.wallet_state().last_nonce, 7);
     assert_eq!(env.balance(&to_ata), 20);
 }
@@ -158,7 +202,9 @@ fn zero_amount_and_foreign_agent_are_refused() {
     assert_eq!(policy_err(env.pay(&env.payment(&to, 0, 1))), E::ZeroAmount);
     // Someone else signing as agent for this wallet.
     let stranger = solana_keypair::Keypair::new();
-    env.svm.airdrop(&solana_signer::Signer::pubkey(&stranger), 1_000_000_000).unwrap();
+    env.svm
+        .airdrop(&solana_signer::Signer::pubkey(&stranger), 1_000_000_000)
+        .unwrap();
     let mut ix = mppsol_solana::policy::ix::pay(&env.k, &env.payment(&to, 10, 1));
     ix.accounts[0].pubkey = solana_signer::Signer::pubkey(&stranger);
     assert_eq!(policy_err(env.send(&[ix], &[&stranger])), E::NotAgent);
@@ -172,6 +218,9 @@ fn recipient_account_must_be_the_recipients_ata() {
     let mut ix = mppsol_solana::policy::ix::pay(&env.k, &env.payment(&to, 10, 1));
     ix.accounts[5].pubkey = other_ata;
     let agent = env.agent.insecure_clone();
-    assert_eq!(policy_err(env.send(&[ix], &[&agent])), E::RecipientAccountMismatch);
+    assert_eq!(
+        policy_err(env.send(&[ix], &[&agent])),
+        E::RecipientAccountMismatch
+    );
     assert_eq!(env.balance(&other_ata), 0);
 }

@@ -50,7 +50,10 @@ pub struct OpenArgs<'a> {
 
 /// Writes `open` data into `buf`; returns its length, or an error for too many splits.
 #[inline(always)]
-pub fn open_data(args: &OpenArgs, buf: &mut [u8; MAX_OPEN_DATA_LEN]) -> Result<usize, ProgramError> {
+pub fn open_data(
+    args: &OpenArgs,
+    buf: &mut [u8; MAX_OPEN_DATA_LEN],
+) -> Result<usize, ProgramError> {
     if args.splits.len() > MAX_CPI_SPLITS {
         return Err(ProgramError::InvalidArgument);
     }
@@ -127,7 +130,11 @@ impl OpenChannel<'_> {
             InstructionAccount::readonly(self.event_authority.address()),
             InstructionAccount::readonly(self.channel_program.address()),
         ];
-        let ix = InstructionView { program_id: expected_program, accounts: &metas, data: self.data };
+        let ix = InstructionView {
+            program_id: expected_program,
+            accounts: &metas,
+            data: self.data,
+        };
         invoke_signed(
             &ix,
             &[
@@ -187,7 +194,11 @@ impl TopUpChannel<'_> {
         let mut data = [0u8; 9];
         data[0] = TOP_UP;
         data[1..9].copy_from_slice(&self.amount.to_le_bytes());
-        let ix = InstructionView { program_id: expected_program, accounts: &metas, data: &data };
+        let ix = InstructionView {
+            program_id: expected_program,
+            accounts: &metas,
+            data: &data,
+        };
         invoke_signed(
             &ix,
             &[

@@ -103,7 +103,11 @@ impl PayCharge<'_> {
             InstructionAccount::readonly(self.system_program.address()),
         ];
         let data = pay_data(self.amount, self.challenge_hash);
-        let ix = InstructionView { program_id: expected_program, accounts: &metas, data: &data };
+        let ix = InstructionView {
+            program_id: expected_program,
+            accounts: &metas,
+            data: &data,
+        };
         invoke_signed(
             &ix,
             &[

@@ -195,7 +195,11 @@ impl PayViaPolicy<'_> {
         ];
         match &self.receipt {
             None => {
-                let ix = InstructionView { program_id: expected_program, accounts: &head, data: &data[..len] };
+                let ix = InstructionView {
+                    program_id: expected_program,
+                    accounts: &head,
+                    data: &data[..len],
+                };
                 invoke_signed(&ix, &views, signers)
             }
             Some(r) => {
@@ -213,12 +217,26 @@ impl PayViaPolicy<'_> {
                     InstructionAccount::writable(r.receipt.address()),
                     InstructionAccount::readonly(r.system_program.address()),
                 ];
-                let ix = InstructionView { program_id: expected_program, accounts: &metas, data: &data[..len] };
+                let ix = InstructionView {
+                    program_id: expected_program,
+                    accounts: &metas,
+                    data: &data[..len],
+                };
                 invoke_signed(
                     &ix,
                     &[
-                        views[0], views[1], views[2], views[3], views[4], views[5], views[6], views[7], views[8],
-                        r.payments_program, r.receipt, r.system_program,
+                        views[0],
+                        views[1],
+                        views[2],
+                        views[3],
+                        views[4],
+                        views[5],
+                        views[6],
+                        views[7],
+                        views[8],
+                        r.payments_program,
+                        r.receipt,
+                        r.system_program,
                     ],
                     signers,
                 )
@@ -276,7 +294,11 @@ impl TopUpChannelViaPolicy<'_> {
             InstructionAccount::readonly(self.mint.address()),
             InstructionAccount::readonly(self.token_program.address()),
         ];
-        let ix = InstructionView { program_id: expected_program, accounts: &metas, data: &data };
+        let ix = InstructionView {
+            program_id: expected_program,
+            accounts: &metas,
+            data: &data,
+        };
         invoke_signed(
             &ix,
             &[

@@ -51,7 +51,12 @@ pub fn pda_bump(a: &Address, seeds: &[&[u8]], program_id: &Address) -> Option<u8
 /// Whether `acct` is `ATA(wallet, mint, token_program)`.
 #[inline(always)]
 pub fn is_ata(acct: &Address, wallet: &Address, mint: &Address, tp: &Address) -> bool {
-    pda_bump(acct, &[wallet.as_ref(), tp.as_ref(), mint.as_ref()], &ATA_PROGRAM_ID).is_some()
+    pda_bump(
+        acct,
+        &[wallet.as_ref(), tp.as_ref(), mint.as_ref()],
+        &ATA_PROGRAM_ID,
+    )
+    .is_some()
 }
 
 /// Whether `id` is SPL Token or Token-2022.
@@ -108,7 +113,9 @@ pub fn rent_minimum(len: u64) -> Result<u64, ProgramError> {
     if per_byte > u32::MAX as u64 || len > u16::MAX as u64 {
         return Err(ProgramError::InvalidAccountData);
     }
-    Ok((ACCOUNT_STORAGE_OVERHEAD + len).wrapping_mul(per_byte).wrapping_mul(years))
+    Ok((ACCOUNT_STORAGE_OVERHEAD + len)
+        .wrapping_mul(per_byte)
+        .wrapping_mul(years))
 }
 
 /// Creates the PDA `account` owned by `owner` with `space` bytes, rent from `funder`.
@@ -135,19 +142,31 @@ pub fn create_pda(
             InstructionAccount::writable_signer(funder.address()),
             InstructionAccount::writable(account.address()),
         ];
-        let ix = InstructionView { program_id: &SYSTEM_PROGRAM_ID, accounts: &metas, data: &data };
+        let ix = InstructionView {
+            program_id: &SYSTEM_PROGRAM_ID,
+            accounts: &metas,
+            data: &data,
+        };
         invoke_signed(&ix, &[funder, account], &[])?;
     }
     let metas = [InstructionAccount::writable_signer(account.address())];
     let mut data = [0u8; 12];
     data[0] = 8; // system Allocate
     data[4..12].copy_from_slice(&space.to_le_bytes());
-    let ix = InstructionView { program_id: &SYSTEM_PROGRAM_ID, accounts: &metas, data: &data };
+    let ix = InstructionView {
+        program_id: &SYSTEM_PROGRAM_ID,
+        accounts: &metas,
+        data: &data,
+    };
     invoke_signed(&ix, &[account], signers)?;
     let mut data = [0u8; 36];
     data[0] = 1; // system Assign
     data[4..36].copy_from_slice(owner.as_ref());
-    let ix = InstructionView { program_id: &SYSTEM_PROGRAM_ID, accounts: &metas, data: &data };
+    let ix = InstructionView {
+        program_id: &SYSTEM_PROGRAM_ID,
+        accounts: &metas,
+        data: &data,
+    };
     invoke_signed(&ix, &[account], signers)
 }
 
@@ -157,7 +176,9 @@ pub fn token_account(acct: &AccountView, tp: &Address, out: &mut TokenAccount) -
     if !acct.owned_by(tp) {
         return false;
     }
-    let Ok(d) = acct.try_borrow() else { return false };
+    let Ok(d) = acct.try_borrow() else {
+        return false;
+    };
     // 165-byte base; state byte 108 is 1 (initialised) or 2 (frozen).
     if d.len() < 165 || d[108] != 1 {
         return false;
@@ -223,7 +244,11 @@ pub fn transfer_checked(
     data[0] = 12;
     data[1..9].copy_from_slice(&amount.to_le_bytes());
     data[9] = ctx.decimals;
-    let ix = InstructionView { program_id: ctx.program.address(), accounts: &metas, data: &data };
+    let ix = InstructionView {
+        program_id: ctx.program.address(),
+        accounts: &metas,
+        data: &data,
+    };
     invoke_signed(&ix, &[from, ctx.mint, to, authority], signers)
 }
 
@@ -242,7 +267,11 @@ pub fn close_token_account(
         InstructionAccount::readonly_signer(authority.address()),
     ];
     let data = [9u8];
-    let ix = InstructionView { program_id: tp.address(), accounts: &metas, data: &data };
+    let ix = InstructionView {
+        program_id: tp.address(),
+        accounts: &metas,
+        data: &data,
+    };
     invoke_signed(&ix, &[acct, dest, authority], signers)
 }
 

@@ -57,7 +57,11 @@ impl From<VaultError> for ProgramError {
 
 /// The dispatcher.
 #[inline(always)]
-pub fn process_instruction(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+pub fn process_instruction(
+    program_id: &Address,
+    accounts: &[AccountView],
+    data: &[u8],
+) -> ProgramResult {
     match data.first() {
         Some(&1) => buy_quote(program_id, accounts, data),
         Some(&2) => buy_quote_via_policy(program_id, accounts, data),
@@ -79,7 +83,11 @@ fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> Pro
     if !owner.is_signer() {
         return Err(VaultError::MissingRequiredSignature.into());
     }
-    let seeds_in = [VAULT_SEED, owner.address().as_ref(), payments_program.address().as_ref()];
+    let seeds_in = [
+        VAULT_SEED,
+        owner.address().as_ref(),
+        payments_program.address().as_ref(),
+    ];
     let Some(bump) = pda_bump(authority.address(), &seeds_in, program_id) else {
         return Err(VaultError::AuthorityMismatch.into());
     };
@@ -109,7 +117,11 @@ fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> Pro
 }
 
 #[inline(always)]
-fn buy_quote_via_policy(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+fn buy_quote_via_policy(
+    program_id: &Address,
+    accounts: &[AccountView],
+    data: &[u8],
+) -> ProgramResult {
     if accounts.len() != 11 {
         return Err(VaultError::WrongAccountCount.into());
     }
@@ -122,7 +134,11 @@ fn buy_quote_via_policy(program_id: &Address, accounts: &[AccountView], data: &[
     if !owner.is_signer() {
         return Err(VaultError::MissingRequiredSignature.into());
     }
-    let seeds_in = [AGENT_SEED, owner.address().as_ref(), policy_program.address().as_ref()];
+    let seeds_in = [
+        AGENT_SEED,
+        owner.address().as_ref(),
+        policy_program.address().as_ref(),
+    ];
     let Some(bump) = pda_bump(agent.address(), &seeds_in, program_id) else {
         return Err(VaultError::AuthorityMismatch.into());
     };

@@ -12,13 +12,13 @@
 
 pub mod error;
 
+use mppsol_cpi::SYSTEM_PROGRAM_ID;
 use mppsol_cpi::payments::{
     PAY, PAY_DATA_LEN, RECEIPT_DISCRIMINATOR, RECEIPT_LEN, RECEIPT_SEED, RECEIPT_VERSION, receipt,
 };
 use mppsol_cpi::util::{
     self, Now, TokenAccount, TokenCtx, create_pda, is_token_program, le_u64, mint_decimals, now,
 };
-use mppsol_cpi::SYSTEM_PROGRAM_ID;
 use pinocchio::{
     AccountView, Address, ProgramResult,
     cpi::{Seed, Signer},
@@ -35,7 +35,11 @@ mod entry {
 
 /// The dispatcher (inlined into the entrypoint).
 #[inline(always)]
-pub fn process_instruction(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+pub fn process_instruction(
+    program_id: &Address,
+    accounts: &[AccountView],
+    data: &[u8],
+) -> ProgramResult {
     match data.first() {
         Some(&PAY) => pay(program_id, accounts, data),
         _ => fail(PaymentsError::InvalidInstructionData),
@@ -65,7 +69,11 @@ fn pay(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramRe
     if !authority.is_signer() || !rent_payer.is_signer() {
         return fail(PaymentsError::MissingRequiredSignature);
     }
-    if !rent_payer.is_writable() || !source.is_writable() || !destination.is_writable() || !receipt_acct.is_writable() {
+    if !rent_payer.is_writable()
+        || !source.is_writable()
+        || !destination.is_writable()
+        || !receipt_acct.is_writable()
+    {
         return fail(PaymentsError::AccountNotWritable);
     }
     if amount == 0 {
@@ -82,20 +90,37 @@ fn pay(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramRe
     if !util::token_account(destination, tp, &mut dest) || &dest.mint != mint.address().as_array() {
         return fail(PaymentsError::InvalidDestination);
     }
-    let Some(bump) = util::pda_bump(receipt_acct.address(), &[RECEIPT_SEED, &hash], program_id) else {
+    let Some(bump) = util::pda_bump(receipt_acct.address(), &[RECEIPT_SEED, &hash], program_id)
+    else {
         return fail(PaymentsError::ReceiptAddressMismatch);
     };
     if receipt_acct.owned_by(program_id) {
         return fail(PaymentsError::ReceiptAlreadyExists);
     }
     let bump_seed = [bump];
-    let seeds = [Seed::from(RECEIPT_SEED), Seed::from(&hash), Seed::from(&bump_seed)];
+    let seeds = [
+        Seed::from(RECEIPT_SEED),
+        Seed::from(&hash),
+        Seed::from(&bump_seed),
+    ];
     let signers = [Signer::from(&seeds)];
-    if create_pda(rent_payer, receipt_acct, RECEIPT_LEN as u64, program_id, &signers).is_err() {
+    if create_pda(
+        rent_payer,
+        receipt_acct,
+        RECEIPT_LEN as u64,
+        program_id,
+        &signers,
+    )
+    .is_err()
+    {
         return fail(PaymentsError::ReceiptAlreadyExists);
     }
 
-    let ctx = TokenCtx { program: token_program, mint, decimals };
+    let ctx = TokenCtx {
+        program: token_program,
+        mint,
+        decimals,
+    };
     util::transfer_checked(&ctx, source, destination, authority, amount, &[])?;
 
     let mut clock = Now::default();
@@ -107,10 +132,12 @@ fn pay(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramRe
     d[receipt::CHALLENGE_HASH..receipt::CHALLENGE_HASH + 32].copy_from_slice(&hash);
     d[receipt::PAYER..receipt::PAYER + 32].copy_from_slice(authority.address().as_ref());
     d[receipt::RECIPIENT..receipt::RECIPIENT + 32].copy_from_slice(&dest.owner);
-    d[receipt::DESTINATION..receipt::DESTINATION + 32].copy_from_slice(destination.address().as_ref());
+    d[receipt::DESTINATION..receipt::DESTINATION + 32]
+        .copy_from_slice(destination.address().as_ref());
     d[receipt::MINT..receipt::MINT + 32].copy_from_slice(mint.address().as_ref());
     d[receipt::AMOUNT..receipt::AMOUNT + 8].copy_from_slice(&amount.to_le_bytes());
     d[receipt::SLOT..receipt::SLOT + 8].copy_from_slice(&clock.slot.to_le_bytes());
-    d[receipt::UNIX_TIMESTAMP..receipt::UNIX_TIMESTAMP + 8].copy_from_slice(&clock.unix.to_le_bytes());
+    d[receipt::UNIX_TIMESTAMP..receipt::UNIX_TIMESTAMP + 8]
+        .copy_from_slice(&clock.unix.to_le_bytes());
     Ok(())
 }

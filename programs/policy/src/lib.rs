@@ -43,7 +43,11 @@ mod entry {
 
 /// The dispatcher (inlined into the entrypoint: at most five register arguments).
 #[inline(always)]
-pub fn process_instruction(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+pub fn process_instruction(
+    program_id: &Address,
+    accounts: &[AccountView],
+    data: &[u8],
+) -> ProgramResult {
     let rc = match data.first() {
         Some(&disc::CREATE_WALLET) => framed::create_wallet(program_id, accounts, data),
         Some(&disc::SET_POLICY) => framed::set_policy(program_id, accounts, data),
@@ -56,7 +60,11 @@ pub fn process_instruction(program_id: &Address, accounts: &[AccountView], data:
         Some(&disc::CLOSE_WALLET) => framed::close_wallet(program_id, accounts, data),
         _ => return fail(PolicyError::InvalidInstructionData),
     };
-    if rc == 0 { Ok(()) } else { Err(ProgramError::from(rc)) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(ProgramError::from(rc))
+    }
 }
 
 /// Each instruction in its own stack frame (one frame cannot hold every handler's wallet copy

@@ -45,7 +45,10 @@ impl Policy {
             return fail(PolicyError::InvalidPolicy);
         }
         let n = d[25] as usize;
-        if n > MAX_COUNTERPARTIES || d.len() != POLICY_HEADER_LEN + 32 * n || d[24] & !flags::ALL != 0 {
+        if n > MAX_COUNTERPARTIES
+            || d.len() != POLICY_HEADER_LEN + 32 * n
+            || d[24] & !flags::ALL != 0
+        {
             return fail(PolicyError::InvalidPolicy);
         }
         out.max_single = le_u64(d, 0);
@@ -122,9 +125,12 @@ impl Wallet {
         p.max_single = le_u64(&d, off::MAX_SINGLE);
         p.max_daily = le_u64(&d, off::MAX_DAILY);
         p.escalation_threshold = le_u64(&d, off::ESCALATION_THRESHOLD);
-        p.categories.copy_from_slice(&d[off::CATEGORIES..off::CATEGORIES + 32]);
-        p.channel_program.copy_from_slice(&d[off::CHANNEL_PROGRAM..off::CHANNEL_PROGRAM + 32]);
-        p.payments_program.copy_from_slice(&d[off::PAYMENTS_PROGRAM..off::PAYMENTS_PROGRAM + 32]);
+        p.categories
+            .copy_from_slice(&d[off::CATEGORIES..off::CATEGORIES + 32]);
+        p.channel_program
+            .copy_from_slice(&d[off::CHANNEL_PROGRAM..off::CHANNEL_PROGRAM + 32]);
+        p.payments_program
+            .copy_from_slice(&d[off::PAYMENTS_PROGRAM..off::PAYMENTS_PROGRAM + 32]);
         for i in 0..MAX_COUNTERPARTIES {
             let o = off::COUNTERPARTIES + 32 * i;
             p.counterparties[i].copy_from_slice(&d[o..o + 32]);
@@ -181,5 +187,4 @@ impl Wallet {
         }
         Ok(())
     }
-
 }

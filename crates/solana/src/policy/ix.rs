@@ -354,7 +354,11 @@ pub fn example_buy_quote(q: &ExampleQuote) -> Instruction {
     accounts.push(AccountMeta::new_readonly(q.payments_program, false));
     let mut data = pay_data(q.amount, &q.challenge_hash);
     data[0] = 1;
-    Instruction { program_id: q.program, accounts, data }
+    Instruction {
+        program_id: q.program,
+        accounts,
+        data,
+    }
 }
 
 /// Example vault `buyQuoteViaPolicy`: the vault's agent PDA pays through the policy wallet

@@ -17,7 +17,9 @@
 
 use mppsol_cpi::SYSTEM_PROGRAM_ID;
 use mppsol_cpi::policy::{WALLET_LEN, WALLET_SEED};
-use mppsol_cpi::util::{self, TokenAccount, TokenCtx, create_pda, is_token_program, le_u64, mint_decimals};
+use mppsol_cpi::util::{
+    self, TokenAccount, TokenCtx, create_pda, is_token_program, le_u64, mint_decimals,
+};
 use pinocchio::{
     AccountView, Address, ProgramResult,
     cpi::{Seed, Signer},
@@ -45,7 +47,11 @@ pub fn create_wallet(program_id: &Address, accounts: &[AccountView], data: &[u8]
     Policy::parse(&data[1..], &mut w.policy)?;
     let Some(bump) = util::pda_bump(
         wallet.address(),
-        &[WALLET_SEED, owner.address().as_ref(), agent.address().as_ref()],
+        &[
+            WALLET_SEED,
+            owner.address().as_ref(),
+            agent.address().as_ref(),
+        ],
         program_id,
     ) else {
         return fail(PolicyError::WalletAddressMismatch);
@@ -60,7 +66,15 @@ pub fn create_wallet(program_id: &Address, accounts: &[AccountView], data: &[u8]
         Seed::from(agent.address().as_ref()),
         Seed::from(&bump_seed),
     ];
-    if create_pda(owner, wallet, WALLET_LEN as u64, program_id, &[Signer::from(&seeds)]).is_err() {
+    if create_pda(
+        owner,
+        wallet,
+        WALLET_LEN as u64,
+        program_id,
+        &[Signer::from(&seeds)],
+    )
+    .is_err()
+    {
         return fail(PolicyError::WalletAlreadyExists);
     }
     w.bump = bump;
@@ -113,8 +127,19 @@ pub fn withdraw(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> 
     };
     let bump = [w.bump];
     let seeds = wallet_seeds(&w, &bump);
-    let ctx = TokenCtx { program: token_program, mint, decimals };
-    util::transfer_checked(&ctx, &accounts[2], &accounts[3], wallet, le_u64(data, 1), &[Signer::from(&seeds)])
+    let ctx = TokenCtx {
+        program: token_program,
+        mint,
+        decimals,
+    };
+    util::transfer_checked(
+        &ctx,
+        &accounts[2],
+        &accounts[3],
+        wallet,
+        le_u64(data, 1),
+        &[Signer::from(&seeds)],
+    )
 }
 
 #[inline(always)]

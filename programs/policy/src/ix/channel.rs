@@ -10,7 +10,10 @@
 //! topUpChannel data: `6 || nonce u64 || 3 || amount u64`. Accounts: agent (s), owner,
 //! wallet (w), channelProgram, channel (w), vault (w), escrow (w), mint, tokenProgram.
 
-use mppsol_cpi::channel::{CHANNEL_LEN, CHANNEL_PAYEE_OFFSET, OPEN, OPEN_DEPOSIT_OFFSET, OPEN_HEADER_LEN, OpenChannel, TOP_UP, TopUpChannel};
+use mppsol_cpi::channel::{
+    CHANNEL_LEN, CHANNEL_PAYEE_OFFSET, OPEN, OPEN_DEPOSIT_OFFSET, OPEN_HEADER_LEN, OpenChannel,
+    TOP_UP, TopUpChannel,
+};
 use mppsol_cpi::util::le_u64;
 use pinocchio::{AccountView, Address, ProgramResult, cpi::Signer};
 
@@ -22,7 +25,9 @@ use crate::{exact_accounts, writable};
 /// Refuses a channel program other than the one the policy names (the wallet signs for it).
 #[inline(always)]
 fn channel_program_allowed(w: &Wallet, program: &AccountView) -> ProgramResult {
-    if w.policy.channel_program == [0u8; 32] || program.address().as_array() != &w.policy.channel_program {
+    if w.policy.channel_program == [0u8; 32]
+        || program.address().as_array() != &w.policy.channel_program
+    {
         return fail(PolicyError::ChannelProgramNotAllowed);
     }
     Ok(())
@@ -114,7 +119,13 @@ pub fn top_up(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> Pr
     authorize(
         &mut w,
         owner,
-        &Spend { amount, nonce: le_u64(data, 1), counterparty: &payee, category: None, memo_len: None },
+        &Spend {
+            amount,
+            nonce: le_u64(data, 1),
+            counterparty: &payee,
+            category: None,
+            memo_len: None,
+        },
     )?;
     w.store(wallet)?;
     let bump = [w.bump];

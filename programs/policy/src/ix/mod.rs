@@ -46,7 +46,12 @@ pub fn load_for_agent(
 
 /// Loads the wallet and checks `owner` signed and owns it.
 #[inline(always)]
-pub fn load_for_owner(program_id: &Address, wallet_acct: &AccountView, owner: &AccountView, w: &mut Wallet) -> ProgramResult {
+pub fn load_for_owner(
+    program_id: &Address,
+    wallet_acct: &AccountView,
+    owner: &AccountView,
+    w: &mut Wallet,
+) -> ProgramResult {
     if !owner.is_signer() {
         return fail(PolicyError::MissingRequiredSignature);
     }
@@ -76,7 +81,11 @@ pub fn authorize(w: &mut Wallet, owner: &AccountView, s: &Spend) -> ProgramResul
     }
     let mut clock = Now::default();
     now(&mut clock)?;
-    let day = if clock.unix < 0 { 0 } else { (clock.unix / DAY_SECONDS) as u64 };
+    let day = if clock.unix < 0 {
+        0
+    } else {
+        (clock.unix / DAY_SECONDS) as u64
+    };
     let spent = if day == w.day_index { w.spent_today } else { 0 };
     match spent.checked_add(s.amount) {
         Some(total) if total <= p.max_daily => {
@@ -88,15 +97,13 @@ pub fn authorize(w: &mut Wallet, owner: &AccountView, s: &Spend) -> ProgramResul
     if !p.counterparty_allowed(s.counterparty) {
         return fail(PolicyError::CounterpartyNotAllowed);
     }
-    if let Some(c) = s.category {
-        if !p.category_allowed(c) {
-            return fail(PolicyError::CategoryNotAllowed);
-        }
+    if let Some(c) = s.category
+        && !p.category_allowed(c)
+    {
+        return fail(PolicyError::CategoryNotAllowed);
     }
-    if let Some(len) = s.memo_len {
-        if len == 0 && p.flags & flags::REQUIRE_MEMO != 0 {
-            return fail(PolicyError::MemoRequired);
-        }
+    if s.memo_len == Some(0) && p.flags & flags::REQUIRE_MEMO != 0 {
+        return fail(PolicyError::MemoRequired);
     }
     if s.amount > p.escalation_threshold && !owner.is_signer() {
         return fail(PolicyError::EscalationRequired);

@@ -23,7 +23,12 @@ use crate::state::Wallet;
 use crate::{exact_accounts, writable};
 
 #[inline(always)]
-pub fn process(program_id: &Address, accounts: &[AccountView], data: &[u8], receipt: bool) -> ProgramResult {
+pub fn process(
+    program_id: &Address,
+    accounts: &[AccountView],
+    data: &[u8],
+    receipt: bool,
+) -> ProgramResult {
     exact_accounts(accounts, if receipt { 12 } else { 9 })?;
     let head = if receipt { 50 } else { 18 };
     if data.len() < head {
@@ -69,7 +74,12 @@ pub fn process(program_id: &Address, accounts: &[AccountView], data: &[u8], rece
     if !is_ata(vault.address(), wallet.address(), mint.address(), tp) {
         return fail(PolicyError::VaultMismatch);
     }
-    if !is_ata(recipient_ata.address(), recipient.address(), mint.address(), tp) {
+    if !is_ata(
+        recipient_ata.address(),
+        recipient.address(),
+        mint.address(),
+        tp,
+    ) {
         return fail(PolicyError::RecipientAccountMismatch);
     }
     w.store(wallet)?;
@@ -79,7 +89,9 @@ pub fn process(program_id: &Address, accounts: &[AccountView], data: &[u8], rece
     let signers = [Signer::from(&seeds)];
     if receipt {
         let payments_program = &accounts[9];
-        if w.policy.payments_program == [0u8; 32] || payments_program.address().as_array() != &w.policy.payments_program {
+        if w.policy.payments_program == [0u8; 32]
+            || payments_program.address().as_array() != &w.policy.payments_program
+        {
             return fail(PolicyError::PaymentsProgramNotAllowed);
         }
         let mut hash = [0u8; 32];
@@ -99,11 +111,19 @@ pub fn process(program_id: &Address, accounts: &[AccountView], data: &[u8], rece
         }
         .invoke_signed(payments_program.address(), &signers)?;
     } else {
-        let ctx = TokenCtx { program: token_program, mint, decimals };
+        let ctx = TokenCtx {
+            program: token_program,
+            mint,
+            decimals,
+        };
         util::transfer_checked(&ctx, vault, recipient_ata, wallet, amount, &signers)?;
     }
     if !memo.is_empty() {
-        let ix = InstructionView { program_id: &MEMO_PROGRAM_ID, accounts: &[], data: memo };
+        let ix = InstructionView {
+            program_id: &MEMO_PROGRAM_ID,
+            accounts: &[],
+            data: memo,
+        };
         invoke_signed::<0>(&ix, &[], &[])?;
     }
     Ok(())
