@@ -62,6 +62,11 @@ fn program_bytes(name: &str) -> Vec<u8> {
 impl Env {
     /// A chain with the programs and a mint, no wallet yet.
     pub fn bare() -> Env {
+        Env::bare_with(TokenProgram::Token)
+    }
+
+    /// As [`Env::bare`], with the mint under `tp`.
+    pub fn bare_with(tp: TokenProgram) -> Env {
         let mut svm = LiteSVM::new();
         for (id, name) in [
             (DEV_POLICY_PROGRAM_ID, "policy"),
@@ -82,7 +87,6 @@ impl Env {
             freeze_authority: None.into(),
         }
         .pack_into_slice(&mut data);
-        let tp = TokenProgram::Token;
         let lamports = svm.minimum_balance_for_rent_exemption(Mint::LEN);
         svm.set_account(
             mint,
@@ -118,7 +122,12 @@ impl Env {
 
     /// A chain with a wallet under `policy` and a funded vault.
     pub fn new(policy: &PolicyConfig) -> Env {
-        let mut env = Env::bare();
+        Env::new_with(policy, TokenProgram::Token)
+    }
+
+    /// As [`Env::new`], with the mint under `tp`.
+    pub fn new_with(policy: &PolicyConfig, tp: TokenProgram) -> Env {
+        let mut env = Env::bare_with(tp);
         let create = ix::create_wallet(&env.k, policy).unwrap();
         env.send(&[create], &[&env.owner.insecure_clone()])
             .expect("create wallet");
@@ -144,12 +153,21 @@ impl Env {
         ixs: &[Instruction],
         signers: &[&Keypair],
     ) -> Result<u64, TransactionError> {
+        self.send_logged(ixs, signers).map(|(cu, _)| cu)
+    }
+
+    /// As [`Env::send`], with the program logs.
+    pub fn send_logged(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(u64, Vec<String>), TransactionError> {
         let msg = Message::new(ixs, Some(&signers[0].pubkey()));
         let tx = Transaction::new(signers, msg, self.svm.latest_blockhash());
         let out = self.svm.send_transaction(tx);
         self.svm.expire_blockhash();
         match out {
-            Ok(meta) => Ok(meta.compute_units_consumed),
+            Ok(meta) => Ok((meta.compute_units_consumed, meta.logs)),
             Err(failed) => {
                 // Shown only when the test fails (captured otherwise).
                 eprintln!("{}", failed.meta.logs.join("\n"));

@@ -129,8 +129,20 @@ fn missing_memo_is_refused_when_required() {
     let mut p = env.payment(&to, 10, 1);
     assert_eq!(policy_err(env.pay(&p)), E::MemoRequired);
     p.memo = b"mpp:challenge-42".to_vec();
-    env.pay(&p).unwrap();
+    let agent = env.agent.insecure_clone();
+    let (_, logs) = env
+        .send_logged(&[mppsol_solana::policy::ix::pay(&env.k, &p)], &[&agent])
+        .unwrap();
     assert_eq!(env.balance(&to_ata), 10);
+    // The memo went through SPL Memo, by CPI (depth 2), in the same instruction.
+    assert!(
+        logs.iter()
+            .any(|l| l == "Program MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr invoke [2]")
+    );
+    assert!(
+        logs.iter().any(|l| l == "Program log: Memo (len 16)"),
+        "{logs:#?}"
+    );
     p.memo = vec![b'x'; 567];
     p.nonce = 2;
     assert_eq!(policy_err(env.pay(&p)), E::MemoTooLong);
@@ -223,4 +235,20 @@ fn recipient_account_must_be_the_recipients_ata() {
         E::RecipientAccountMismatch
     );
     assert_eq!(env.balance(&other_ata), 0);
+}
+
+#[test]
+fn token_2022_mint_pays_and_limits_apply() {
+    let mut env = Env::new_with(
+        &default_policy(),
+        mppsol_solana::token::TokenProgram::Token2022,
+    );
+    let (to, to_ata) = env.recipient();
+    env.pay(&env.payment(&to, 250, 1)).unwrap();
+    assert_eq!(env.balance(&to_ata), 250);
+    assert_eq!(env.balance(&env.vault()), VAULT_START - 250);
+    assert_eq!(
+        policy_err(env.pay(&env.payment(&to, 1_001, 2))),
+        E::OverSingleLimit
+    );
 }
