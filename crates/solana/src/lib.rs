@@ -10,12 +10,15 @@
 //! | [`charge::verify`] | the server's checks: allowlist, fee-payer safety, legs, balances, co-signing |
 //! | [`token`] | program ids, ATA derivation, Token-2022 transfer-fee arithmetic |
 //! | [`channel`] | the payment-channel program's interface: vouchers, PDAs, splits, state, instructions |
+//! | [`policy`] | the spending-policy, payments (receipt) and example-vault programs' interface: PDAs, state, instructions, error codes |
 //! | [`network`] | `mainnet` / `devnet` / `localnet` |
 
 pub mod channel;
 pub mod charge;
 pub mod error;
 pub mod network;
+pub mod policy;
+mod program_error;
 mod serde_b58;
 pub mod session;
 pub mod token;
