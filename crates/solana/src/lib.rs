@@ -25,6 +25,7 @@ pub mod token;
 
 pub use error::{BuildError, RequestError, VerifyError};
 pub use network::Network;
+pub use program_error::custom_code;
 
 /// The method identifier.
 pub const METHOD: &str = "solana";

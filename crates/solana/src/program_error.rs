@@ -45,3 +45,28 @@ macro_rules! program_error_codes {
 }
 
 pub(crate) use program_error_codes;
+
+/// The `Custom(n)` code in a transaction error's text, in either form the ledgers print
+/// (`… Custom(6103) …` from the debug form, `custom program error: 0x17d7` from Display).
+pub fn custom_code(err: &str) -> Option<u32> {
+    if let Some(rest) = err.split("Custom(").nth(1) {
+        return rest.split(')').next()?.trim().parse().ok();
+    }
+    let hex = err.split("custom program error: 0x").nth(1)?;
+    let digits: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+    u32::from_str_radix(&digits, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn custom_code_reads_both_text_forms() {
+        use super::custom_code;
+        assert_eq!(custom_code("InstructionError(0, Custom(6103))"), Some(6103));
+        assert_eq!(
+            custom_code("Error processing Instruction 1: custom program error: 0x17d7"),
+            Some(6103)
+        );
+        assert_eq!(custom_code("insufficient funds"), None);
+    }
+}

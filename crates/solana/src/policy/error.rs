@@ -44,6 +44,11 @@ impl PolicyErrorCode {
     pub fn is_denial(self) -> bool {
         self.code() >= 6100
     }
+
+    /// The policy error a failed transaction's error text carries, if any.
+    pub fn from_error_text(err: &str) -> Option<PolicyErrorCode> {
+        crate::program_error::custom_code(err).and_then(PolicyErrorCode::from_code)
+    }
 }
 
 program_error_codes! {
