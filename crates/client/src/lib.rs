@@ -22,7 +22,7 @@ pub mod policy;
 pub mod session;
 pub mod signer;
 
-pub use charge::{ChargeMode, SolanaChargeClient};
+pub use charge::{ChargeMode, PolicyWallet, SolanaChargeClient};
 pub use error::{PayError, PolicyRule};
 pub use middleware::{PaidResponse, PayingClient};
 pub use policy::SpendingPolicy;
