@@ -1,0 +1,315 @@
+//! Policy wallets and program payments (`docs/005-policy-wallets.md`): an agent pays from its
+//! policy wallet by pull and push; its on-chain policy refuses what its host policy let
+//! through; a program (the example vault) pays through the payments program and a keeper
+//! presents the signature.
+
+use std::sync::Arc;
+
+use mppsol_client::{
+    ChargeMode, PayError, PayingClient, PolicyRule, PolicyWallet, SolanaChargeClient,
+    SpendingPolicy,
+};
+use mppsol_e2e::{Asset, Backend, StackOptions, TestStack, challenge, key, present};
+use mppsol_ledger::Ledger;
+use mppsol_solana::charge::payload::ChargePayload;
+use mppsol_solana::network::Network;
+use mppsol_solana::policy::ix::{self, WalletKeys};
+use mppsol_solana::policy::state::CategorySet;
+use mppsol_solana::policy::{
+    Counterparties, DEV_EXAMPLE_VAULT_PROGRAM_ID as VAULT, DEV_PAYMENTS_PROGRAM_ID as PAYMENTS,
+    DEV_POLICY_PROGRAM_ID as POLICY, PaymentReceipt, PolicyConfig, PolicyErrorCode, WalletState,
+    challenge_hash, example_vault_authority, find_receipt_address,
+};
+use mppsol_solana::token::{TokenProgram, associated_token_address};
+use solana_address::Address;
+use solana_instruction::Instruction;
+use solana_keypair::Keypair;
+use solana_message::{Message, VersionedMessage};
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::versioned::VersionedTransaction;
+
+fn policy(max_single: u64) -> PolicyConfig {
+    PolicyConfig {
+        max_single,
+        max_daily: 1_000_000,
+        escalation_threshold: u64::MAX,
+        require_memo: false,
+        counterparties: Counterparties::Any,
+        categories: CategorySet::all(),
+        channel_program: Some(mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID),
+        payments_program: Some(PAYMENTS),
+    }
+}
+
+async fn send(stack: &TestStack, ixs: &[Instruction], signers: &[&Keypair]) -> Signature {
+    let blockhash = stack.ledger.latest_blockhash().await.unwrap().blockhash;
+    let msg = Message::new_with_blockhash(ixs, Some(&signers[0].pubkey()), &blockhash);
+    let tx = VersionedTransaction::try_new(VersionedMessage::Legacy(msg), signers).unwrap();
+    stack.ledger.send(&tx).await.unwrap()
+}
+
+/// Creates the agent's wallet (owner `key(40)`) with `max_single`, funds its vault with
+/// 100_000; returns (owner, wallet, vault).
+async fn wallet(stack: &TestStack, max_single: u64) -> (Address, Address, Address) {
+    let owner = key(40);
+    stack
+        .ledger
+        .fund_sol(&owner.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    let k = WalletKeys {
+        program: POLICY,
+        owner: owner.pubkey(),
+        agent: stack.agent.pubkey(),
+    };
+    send(
+        stack,
+        &[ix::create_wallet(&k, &policy(max_single)).unwrap()],
+        &[&owner],
+    )
+    .await;
+    let mint = stack.mint.as_ref().unwrap().address;
+    let vault = stack
+        .ledger
+        .mint_tokens(&mint, &k.wallet(), 100_000)
+        .await
+        .unwrap();
+    assert_eq!(vault, k.vault(&mint, TokenProgram::Token));
+    (owner.pubkey(), k.wallet(), vault)
+}
+
+fn wallet_method(stack: &TestStack, owner: Address, mode: ChargeMode) -> SolanaChargeClient {
+    SolanaChargeClient::new(
+        stack.agent.clone(),
+        Arc::new(stack.ledger.clone()),
+        Network::Localnet,
+    )
+    .with_mode(mode)
+    .with_policy_wallet(PolicyWallet::new(POLICY, PAYMENTS, owner))
+}
+
+/// The host-side policy is off on purpose: only the on-chain policy stands.
+fn client_without_host_policy(method: SolanaChargeClient) -> PayingClient {
+    PayingClient::new(
+        reqwest::Client::new(),
+        vec![Arc::new(method)],
+        SpendingPolicy::default(),
+    )
+}
+
+async fn token_balance(stack: &TestStack, account: &Address) -> u64 {
+    stack
+        .ledger
+        .token_balance(account)
+        .await
+        .unwrap()
+        .map_or(0, |t| t.amount)
+}
+
+async fn pays_from_the_wallet(sponsored: bool, mode: ChargeMode) {
+    let mut opts = StackOptions::new(Backend::Sqlite, Asset::Usdc);
+    opts.sponsored = sponsored;
+    let stack = TestStack::spawn(opts).await;
+    let (owner, wallet, vault) = wallet(&stack, 50_000).await;
+    let recipient = stack.recipient.pubkey();
+    let agent_tokens = stack.balance(&stack.agent.pubkey()).await;
+    let before = stack.balance(&recipient).await;
+
+    let paid = client_without_host_policy(wallet_method(&stack, owner, mode))
+        .get(&format!("{}/paid", stack.base_url))
+        .await
+        .expect("paid from the policy wallet");
+    assert_eq!(paid.response.status(), 200);
+    let challenge = paid.paid_challenge.expect("paid challenge");
+    assert_eq!(stack.balance(&recipient).await - before, 10_000);
+    assert_eq!(token_balance(&stack, &vault).await, 90_000);
+    assert_eq!(
+        stack.balance(&stack.agent.pubkey()).await,
+        agent_tokens,
+        "the agent's own tokens are untouched"
+    );
+    let receipt = stack
+        .ledger
+        .get_account(&find_receipt_address(&PAYMENTS, &challenge_hash(&challenge.id)).0)
+        .await
+        .unwrap()
+        .expect("receipt account");
+    let r = PaymentReceipt::decode(&receipt.data).unwrap();
+    assert_eq!(r.payer, wallet);
+    assert_eq!(r.amount, 10_000);
+    let state = stack.ledger.get_account(&wallet).await.unwrap().unwrap();
+    assert_eq!(
+        WalletState::decode(&state.data).unwrap().spent_today,
+        10_000
+    );
+}
+
+#[tokio::test]
+async fn agent_pays_a_sponsored_charge_from_its_policy_wallet() {
+    pays_from_the_wallet(true, ChargeMode::Pull).await;
+}
+
+#[tokio::test]
+async fn agent_pushes_a_charge_from_its_policy_wallet() {
+    pays_from_the_wallet(false, ChargeMode::Push).await;
+}
+
+#[tokio::test]
+async fn on_chain_policy_refuses_what_the_host_policy_let_through() {
+    let stack = TestStack::spawn(StackOptions::new(Backend::Sqlite, Asset::Usdc)).await;
+    // The route asks 10_000; the wallet allows 5_000 per payment.
+    let (owner, _, vault) = wallet(&stack, 5_000).await;
+    let recipient = stack.recipient.pubkey();
+    let before = stack.balance(&recipient).await;
+    let url = format!("{}/paid", stack.base_url);
+
+    // The server's answer, seen raw: 402 naming the on-chain rule.
+    let c = challenge(&url).await;
+    let credential =
+        mpp::ClientMethod::create_credential(&wallet_method(&stack, owner, ChargeMode::Pull), &c)
+            .await
+            .expect("the client signs (its host policy is off)");
+    let (status, body, receipt) = present(&url, &credential).await;
+    assert_eq!(status, 402);
+    assert!(receipt.is_none());
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("OverSingleLimit (6103)"), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("verification-failed"),
+        "{body}"
+    );
+
+    // The paying client reports it as a typed denial.
+    let err = client_without_host_policy(wallet_method(&stack, owner, ChargeMode::Pull))
+        .get(&url)
+        .await
+        .expect_err("refused on chain");
+    assert!(
+        matches!(
+            err,
+            PayError::PolicyDenied {
+                rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(stack.balance(&recipient).await, before, "nothing was paid");
+    assert_eq!(token_balance(&stack, &vault).await, 100_000);
+    assert!(
+        stack
+            .server_store
+            .list_payments(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the server recorded no payment"
+    );
+}
+
+#[tokio::test]
+async fn push_client_names_the_on_chain_rule_itself() {
+    let mut opts = StackOptions::new(Backend::Sqlite, Asset::Usdc);
+    opts.sponsored = false;
+    let stack = TestStack::spawn(opts).await;
+    let (owner, _, vault) = wallet(&stack, 5_000).await;
+    let err = client_without_host_policy(wallet_method(&stack, owner, ChargeMode::Push))
+        .get(&format!("{}/paid", stack.base_url))
+        .await
+        .expect_err("refused on chain");
+    assert!(
+        matches!(
+            err,
+            PayError::PolicyDenied {
+                rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(token_balance(&stack, &vault).await, 100_000);
+}
+
+#[tokio::test]
+async fn example_vault_pays_by_cpi_and_a_keeper_presents_it_once() {
+    let mut opts = StackOptions::new(Backend::Sqlite, Asset::Usdc);
+    opts.sponsored = false;
+    let stack = TestStack::spawn(opts).await;
+    let keeper = key(41);
+    stack
+        .ledger
+        .fund_sol(&keeper.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    let mint = stack.mint.as_ref().unwrap().address;
+    let authority = example_vault_authority(&VAULT, &keeper.pubkey(), &PAYMENTS);
+    let vault = stack
+        .ledger
+        .mint_tokens(&mint, &authority, 50_000)
+        .await
+        .unwrap();
+    let recipient = stack.recipient.pubkey();
+    let before = stack.balance(&recipient).await;
+    let url = format!("{}/paid", stack.base_url);
+
+    let first = challenge(&url).await;
+    let buy = ix::example_buy_quote(&ix::ExampleQuote {
+        program: VAULT,
+        payments_program: PAYMENTS,
+        owner: keeper.pubkey(),
+        rent_payer: keeper.pubkey(),
+        oracle: recipient,
+        mint,
+        token_program: TokenProgram::Token,
+        amount: 10_000,
+        challenge_hash: challenge_hash(&first.id),
+    });
+    let sig = send(&stack, &[buy], &[&keeper]).await;
+    stack
+        .ledger
+        .confirm(
+            &sig,
+            mppsol_ledger::Commitment::Confirmed,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .expect("landed");
+    let payload = ChargePayload::from_signature(&sig).to_json();
+
+    let (status, body, receipt) =
+        present(&url, &mpp::Credential::new(first.clone(), payload.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(receipt.is_some());
+    assert_eq!(stack.balance(&recipient).await - before, 10_000);
+    assert_eq!(token_balance(&stack, &vault).await, 40_000);
+    assert_eq!(
+        associated_token_address(&recipient, &mint, TokenProgram::Token),
+        PaymentReceipt::decode(
+            &stack
+                .ledger
+                .get_account(&find_receipt_address(&PAYMENTS, &challenge_hash(&first.id)).0)
+                .await
+                .unwrap()
+                .unwrap()
+                .data
+        )
+        .unwrap()
+        .destination
+    );
+
+    // The same on-chain payment for another challenge: refused.
+    let second = challenge(&url).await;
+    let (status, body, receipt) = present(&url, &mpp::Credential::new(second, payload)).await;
+    assert_eq!(status, 402, "{body}");
+    assert!(receipt.is_none());
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("consumed"),
+        "{body}"
+    );
+}
