@@ -39,6 +39,9 @@ enum Command {
     /// Deploy the bundled on-chain programs.
     #[command(subcommand)]
     Programs(cmd::programs::Command),
+    /// An agent's on-chain policy wallet: create, set the policy, fund, pause, withdraw, show.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::Command),
     /// Adapter for the public MPP conformance harness.
     ///
     /// With no argument, reads one JSON request `{"schema":1,"op":…,"input":…}` on stdin and
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
                     Command::Pay(a) => cmd::pay::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
                     Command::Programs(c) => cmd::programs::run(c).await,
+                    Command::Wallet(c) => cmd::wallet::run(c).await,
                     Command::Conformance(_) | Command::Keys(_) => Ok(()),
                 }
             })

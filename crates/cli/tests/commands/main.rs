@@ -411,3 +411,117 @@ fn programs_deploy_puts_the_channel_program_on_localnet_through_the_upgradeable_
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+/// Runs `mppsol wallet …` and returns stdout; a failure shows stderr.
+fn wallet(args: &[&str]) -> String {
+    let mut all = vec!["wallet"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "wallet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn wallet_create_fund_policy_pause_withdraw_show_over_localnet() {
+    let dir = tmp("wallet");
+    let (_localnet, info) = localnet();
+    let url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (owner_file, owner) = new_key(&dir, "owner");
+    let (funder_file, funder) = new_key(&dir, "funder");
+    let (_, agent) = new_key(&dir, "agent");
+    for who in [&owner, &funder] {
+        rpc(
+            &url,
+            "requestAirdrop",
+            serde_json::json!([who, 1_000_000_000u64]),
+        );
+    }
+    rpc(
+        &url,
+        "mppsol_mintTokens",
+        serde_json::json!([funder, usdc, 700_000u64]),
+    );
+    let (owner_file, funder_file) = (owner_file.to_str().unwrap(), funder_file.to_str().unwrap());
+    let owned = ["--rpc-url", &url, "--agent", &agent, "--owner", owner_file];
+    let target = ["--rpc-url", &url, "--agent", &agent, "--owner", &owner];
+    let show = |extra: &[&str]| -> serde_json::Value {
+        let mut a = vec!["show"];
+        a.extend_from_slice(&target);
+        a.extend_from_slice(extra);
+        serde_json::from_str(&wallet(&a)).unwrap()
+    };
+
+    let mut create = vec!["create"];
+    create.extend_from_slice(&owned);
+    create.extend_from_slice(&["--max-single", "5000", "--max-daily", "20000"]);
+    let address = wallet(&create);
+    let mut fund = vec![
+        "fund",
+        "--from",
+        funder_file,
+        "--mint",
+        &usdc,
+        "--amount",
+        "600000",
+    ];
+    fund.extend_from_slice(&target);
+    wallet(&fund);
+    let s = show(&["--mint", &usdc]);
+    assert_eq!(s["wallet"], address.as_str());
+    assert_eq!(s["agent"], agent.as_str());
+    assert_eq!(s["maxSingle"], 5000);
+    assert_eq!(s["paused"], false);
+    assert_eq!(s["vaultBalance"], 600_000);
+
+    let mut policy = vec!["policy"];
+    policy.extend_from_slice(&owned);
+    policy.extend_from_slice(&[
+        "--max-single",
+        "9000",
+        "--max-daily",
+        "90000",
+        "--counterparty",
+        &funder,
+    ]);
+    wallet(&policy);
+    let s = show(&[]);
+    assert_eq!(s["maxSingle"], 9000);
+    assert_eq!(s["counterparties"], serde_json::json!([funder]));
+
+    let mut pause = vec!["pause"];
+    pause.extend_from_slice(&owned);
+    wallet(&pause);
+    assert_eq!(show(&[])["paused"], true);
+    pause.push("--resume");
+    wallet(&pause);
+    assert_eq!(show(&[])["paused"], false);
+
+    let mut withdraw = vec!["withdraw", "--mint", &usdc, "--amount", "250000"];
+    withdraw.extend_from_slice(&owned);
+    wallet(&withdraw);
+    assert_eq!(show(&["--mint", &usdc])["vaultBalance"], 350_000);
+    // More than the vault holds: refused, nothing moves.
+    let mut too_much = vec!["wallet", "withdraw", "--mint", &usdc, "--amount", "999999"];
+    too_much.extend_from_slice(&owned);
+    assert!(!run(&too_much).status.success());
+    assert_eq!(show(&["--mint", &usdc])["vaultBalance"], 350_000);
+    // Another key names another (absent) wallet: pausing fails, this one stays live.
+    let stranger = [
+        "wallet",
+        "pause",
+        "--rpc-url",
+        &url,
+        "--agent",
+        &agent,
+        "--owner",
+        funder_file,
+    ];
+    assert!(!run(&stranger).status.success());
+    assert_eq!(show(&[])["paused"], false);
+    let _ = std::fs::remove_dir_all(dir);
+}
