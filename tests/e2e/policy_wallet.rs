@@ -313,3 +313,132 @@ async fn example_vault_pays_by_cpi_and_a_keeper_presents_it_once() {
         "{body}"
     );
 }
+
+mod session {
+    use super::*;
+    use mppsol_client::SolanaSessionClient;
+    use mppsol_e2e::session::SessionStack;
+
+    const PRICE: u64 = 1_000;
+    const DEPOSIT: u64 = 20_000;
+
+    /// The session agent's wallet (owner `key(42)`), vault funded with 100_000.
+    async fn session_wallet(stack: &SessionStack, max_single: u64) -> (Address, WalletKeys) {
+        let owner = key(42);
+        stack
+            .ledger
+            .fund_sol(&owner.pubkey(), 1_000_000_000)
+            .await
+            .unwrap();
+        let k = WalletKeys {
+            program: POLICY,
+            owner: owner.pubkey(),
+            agent: stack.agent.pubkey(),
+        };
+        let blockhash = stack.ledger.latest_blockhash().await.unwrap().blockhash;
+        let msg = Message::new_with_blockhash(
+            &[ix::create_wallet(&k, &policy(max_single)).unwrap()],
+            Some(&owner.pubkey()),
+            &blockhash,
+        );
+        let tx = VersionedTransaction::try_new(VersionedMessage::Legacy(msg), &[&owner]).unwrap();
+        stack.ledger.send(&tx).await.unwrap();
+        let vault = stack
+            .ledger
+            .mint_tokens(&stack.mint.address, &k.wallet(), 100_000)
+            .await
+            .unwrap();
+        (vault, k)
+    }
+
+    fn client(stack: &SessionStack, owner: Address) -> PayingClient {
+        let mut c = SolanaSessionClient::new(
+            stack.agent.clone(),
+            Arc::new(stack.ledger.clone()),
+            stack.agent_store.clone(),
+            Network::Localnet,
+            DEPOSIT,
+        )
+        .with_policy_wallet(PolicyWallet::new(POLICY, PAYMENTS, owner));
+        c.expected_programs = vec![mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID];
+        PayingClient::new(
+            reqwest::Client::new(),
+            vec![Arc::new(c)],
+            SpendingPolicy::default(),
+        )
+    }
+
+    async fn balance(stack: &SessionStack, account: &Address) -> u64 {
+        stack
+            .ledger
+            .token_balance(account)
+            .await
+            .unwrap()
+            .map_or(0, |t| t.amount)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn policy_wallet_funds_a_session_tops_it_up_and_gets_the_refund() {
+        let stack = SessionStack::spawn(Backend::Sqlite, PRICE, DEPOSIT).await;
+        let (vault, k) = session_wallet(&stack, 50_000).await;
+        let server = stack.instance().await;
+        let client = client(&stack, k.owner);
+        let agent_tokens = stack.token_balance(&stack.agent.pubkey()).await;
+        let payee_before = stack.token_balance(&stack.payee.pubkey()).await;
+        // 30 requests at 1_000 from a 20_000 deposit: one topUpChannel on the way.
+        for i in 1..=30u64 {
+            let r = client.get(&server.url).await.unwrap();
+            assert_eq!(r.response.status(), 200, "request {i}");
+        }
+        let state = stack
+            .ledger
+            .get_account(&k.wallet())
+            .await
+            .unwrap()
+            .unwrap();
+        let spent = WalletState::decode(&state.data).unwrap().spent_today;
+        assert!(
+            spent > DEPOSIT,
+            "the top-up went through the policy too: {spent}"
+        );
+        assert_eq!(balance(&stack, &vault).await, 100_000 - spent);
+        let closed = client.close_session(&server.url).await.unwrap();
+        assert!(closed.receipt.is_some());
+        assert_eq!(
+            balance(&stack, &vault).await,
+            100_000 - 30 * PRICE,
+            "the unspent deposit went back to the wallet's vault"
+        );
+        assert_eq!(
+            stack.token_balance(&stack.payee.pubkey()).await,
+            payee_before + 30 * PRICE
+        );
+        assert_eq!(
+            stack.token_balance(&stack.agent.pubkey()).await,
+            agent_tokens,
+            "the agent's own tokens are untouched"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_limit_deposit_is_refused_on_chain_and_named() {
+        let stack = SessionStack::spawn(Backend::Sqlite, PRICE, DEPOSIT).await;
+        // The deposit (20_000) is above the wallet's single-payment limit.
+        let (vault, k) = session_wallet(&stack, 5_000).await;
+        let server = stack.instance().await;
+        let err = client(&stack, k.owner)
+            .get(&server.url)
+            .await
+            .expect_err("refused on chain");
+        assert!(
+            matches!(
+                err,
+                PayError::PolicyDenied {
+                    rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(balance(&stack, &vault).await, 100_000);
+    }
+}
