@@ -525,3 +525,163 @@ fn wallet_create_fund_policy_pause_withdraw_show_over_localnet() {
     assert_eq!(show(&[])["paused"], false);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An upstream answering `n` requests with a fixed JSON body.
+fn plain_upstream(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for stream in l.incoming().take(n) {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut buf).unwrap();
+            let body = "{\"forecast\":\"sunny\"}";
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            std::io::Write::write_all(&mut s, resp.as_bytes()).unwrap();
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn agent_pays_serve_from_its_policy_wallet_and_the_chain_refuses_over_limit() {
+    let dir = tmp("policy-pay");
+    let (_localnet, info) = localnet();
+    let rpc_url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (_, seller) = new_key(&dir, "seller");
+    let (agent_file, agent) = new_key(&dir, "agent");
+    let (owner_file, owner) = new_key(&dir, "owner");
+    for who in [&seller, &agent, &owner] {
+        rpc(
+            &rpc_url,
+            "requestAirdrop",
+            serde_json::json!([who, 2_000_000_000u64]),
+        );
+    }
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([seller, usdc, 0u64]),
+    );
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([owner, usdc, 100_000u64]),
+    );
+    let owned = [
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        owner_file.to_str().unwrap(),
+    ];
+    let mut create = vec!["create", "--max-single", "30000", "--max-daily", "90000"];
+    create.extend_from_slice(&owned);
+    wallet(&create);
+    let fund = [
+        "fund",
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        &owner,
+        "--from",
+        owner_file.to_str().unwrap(),
+        "--mint",
+        &usdc,
+        "--amount",
+        "100000",
+    ];
+    wallet(&fund);
+
+    let (upstream_port, upstream) = plain_upstream(1);
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "forecast.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[[route]]
+method = "GET"
+path = "/forecast"
+amount = "25000"
+currency = "{usdc}"
+"#
+        ),
+    )
+    .unwrap();
+    let _serve = Kill(
+        bin()
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port);
+    let url = format!("http://127.0.0.1:{port}/forecast");
+    let pay = |max: &str| {
+        run(&[
+            "pay",
+            &url,
+            "--max-amount",
+            max,
+            "--rpc-url",
+            &rpc_url,
+            "--keypair",
+            agent_file.to_str().unwrap(),
+            "--policy-owner",
+            &owner,
+        ])
+    };
+    let paid = pay("25000");
+    assert!(
+        paid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paid.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&paid.stdout),
+        "{\"forecast\":\"sunny\"}"
+    );
+    let show = [
+        "show",
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        &owner,
+        "--mint",
+        &usdc,
+    ];
+    let s: serde_json::Value = serde_json::from_str(&wallet(&show)).unwrap();
+    assert_eq!(s["vaultBalance"], 75_000);
+    assert_eq!(s["spentToday"], 25_000);
+
+    // The owner lowers the on-chain limit; the host limit (--max-amount) would still allow it.
+    let mut policy = vec!["policy", "--max-single", "20000", "--max-daily", "90000"];
+    policy.extend_from_slice(&owned);
+    wallet(&policy);
+    let refused = pay("1000000");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("OverSingleLimit"), "{stderr}");
+    let s: serde_json::Value = serde_json::from_str(&wallet(&show)).unwrap();
+    assert_eq!(s["vaultBalance"], 75_000, "nothing moved");
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -160,8 +160,15 @@ pub fn check_policy_pull_transaction(
             program: policy_program,
         });
     }
-    // The server's key signs and pays fees, nothing else: not the agent, owner, rent payer.
-    if sponsor.is_some_and(|s| accounts.contains(&s)) {
+    // The server's key signs and pays fees, nothing else: not the agent, the owner (its
+    // signature would approve an escalation), the rent payer or a token account. It may be the
+    // recipient (the server paying itself), which the program only reads as the counterparty.
+    if sponsor.is_some_and(|s| {
+        accounts
+            .iter()
+            .enumerate()
+            .any(|(i, a)| *a == s && i != at::RECIPIENT)
+    }) {
         return Err(VerifyError::FeePayerInInstruction { index });
     }
     let agent = accounts[at::AGENT];
