@@ -302,7 +302,7 @@ pub fn check_open_transaction(
         return Err(invalid("transaction (the channel instruction is not open)"));
     };
     let keys = *keys;
-    if Some(*tx.message.recent_blockhash()) != d.recent_blockhash {
+    if Some(tx.message.recent_blockhash()) != d.recent_blockhash.as_ref() {
         return Err(invalid(
             "transaction blockhash (must be the challenge's recentBlockhash)",
         ));

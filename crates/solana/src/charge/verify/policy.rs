@@ -284,3 +284,308 @@ pub fn check_receipt_payment(
         bound_to_reference: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use mpp::Amount;
+    use solana_hash::Hash;
+    use solana_instruction::Instruction;
+    use solana_keypair::Keypair;
+    use solana_message::{Message, VersionedMessage};
+    use solana_signer::Signer;
+
+    use super::*;
+    use crate::charge::build::sign_partial;
+    use crate::charge::request::{ChargeRequest, MethodDetails};
+    use crate::network::Network;
+    use crate::policy::ix::{Payment, WalletKeys, pay_with_receipt};
+    use crate::policy::{DEV_PAYMENTS_PROGRAM_ID, DEV_POLICY_PROGRAM_ID};
+    use crate::token::{TOKEN_PROGRAM, TransferFee};
+
+    const ID: &str = "challenge-1";
+
+    fn kp(n: u8) -> Keypair {
+        Keypair::new_from_array([n; 32])
+    }
+
+    fn programs() -> ReceiptPrograms {
+        ReceiptPrograms {
+            policy: Some(DEV_POLICY_PROGRAM_ID),
+            payments: DEV_PAYMENTS_PROGRAM_ID,
+        }
+    }
+
+    fn request(server: &Keypair) -> ChargeRequest {
+        ChargeRequest {
+            amount: Amount::new(10_000),
+            currency: Address::new_from_array([42; 32]).to_string(),
+            recipient: kp(7).pubkey(),
+            description: None,
+            external_id: None,
+            method_details: MethodDetails {
+                network: Some(Network::Localnet),
+                decimals: Some(6),
+                token_program: Some(TOKEN_PROGRAM),
+                fee_payer: true,
+                fee_payer_key: Some(server.pubkey()),
+                ..MethodDetails::default()
+            },
+        }
+    }
+
+    fn terms<'a>(req: &'a ChargeRequest, server: &Keypair) -> ChargeTerms<'a> {
+        ChargeTerms {
+            request: req,
+            token_program: None,
+            transfer_fee: TransferFee::NONE,
+            server_fee_payer: Some(server.pubkey()),
+        }
+    }
+
+    fn keys(owner: Address, agent: &Keypair) -> WalletKeys {
+        WalletKeys {
+            program: DEV_POLICY_PROGRAM_ID,
+            owner,
+            agent: agent.pubkey(),
+        }
+    }
+
+    fn payment(req: &ChargeRequest, amount: u64) -> Payment {
+        Payment {
+            recipient: req.recipient,
+            mint: Address::new_from_array([42; 32]),
+            token_program: TokenProgram::Token,
+            amount,
+            nonce: 1,
+            category: 0,
+            memo: Vec::new(),
+            owner_signs: false,
+        }
+    }
+
+    fn tx(fee_payer: &Address, agent: &Keypair, ixs: &[Instruction]) -> VersionedTransaction {
+        let msg = Message::new_with_blockhash(ixs, Some(fee_payer), &Hash::new_from_array([1; 32]));
+        let n = usize::from(msg.header.num_required_signatures);
+        let mut tx = VersionedTransaction {
+            signatures: vec![Default::default(); n],
+            message: VersionedMessage::Legacy(msg),
+        };
+        sign_partial(&mut tx, agent).unwrap();
+        tx
+    }
+
+    fn check(
+        req: &ChargeRequest,
+        server: &Keypair,
+        t: &VersionedTransaction,
+    ) -> Result<CheckedPayment, VerifyError> {
+        check_policy_pull_transaction(
+            t,
+            &terms(req, server),
+            &PullPolicy::default(),
+            &programs(),
+            ID,
+        )
+    }
+
+    #[test]
+    fn a_well_formed_policy_payment_passes_and_names_the_wallet() {
+        let (server, agent, owner) = (kp(1), kp(2), kp(3).pubkey());
+        let req = request(&server);
+        let k = keys(owner, &agent);
+        let ix = pay_with_receipt(
+            &k,
+            &payment(&req, 10_000),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash(ID),
+        );
+        let t = tx(&server.pubkey(), &agent, &[ix]);
+        assert!(calls_program(&t, &DEV_POLICY_PROGRAM_ID));
+        let ok = check(&req, &server, &t).unwrap();
+        assert_eq!(ok.payer, k.wallet());
+        assert_eq!(ok.legs[0].leg.amount, 10_000);
+    }
+
+    #[test]
+    fn wrong_amount_challenge_or_payments_program_is_refused() {
+        let (server, agent, owner) = (kp(1), kp(2), kp(3).pubkey());
+        let req = request(&server);
+        let k = keys(owner, &agent);
+        let less = pay_with_receipt(
+            &k,
+            &payment(&req, 9_999),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash(ID),
+        );
+        assert!(matches!(
+            check(&req, &server, &tx(&server.pubkey(), &agent, &[less])),
+            Err(VerifyError::MissingTransfer { amount: 10_000, .. })
+        ));
+        let other = pay_with_receipt(
+            &k,
+            &payment(&req, 10_000),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash("another"),
+        );
+        assert!(matches!(
+            check(&req, &server, &tx(&server.pubkey(), &agent, &[other])),
+            Err(VerifyError::Receipt(_))
+        ));
+        let foreign = Address::new_from_array([5; 32]);
+        let elsewhere = pay_with_receipt(&k, &payment(&req, 10_000), &foreign, &challenge_hash(ID));
+        assert!(matches!(
+            check(&req, &server, &tx(&server.pubkey(), &agent, &[elsewhere])),
+            Err(VerifyError::Receipt(_))
+        ));
+    }
+
+    #[test]
+    fn the_fee_payer_as_owner_or_agent_is_refused() {
+        let (server, agent) = (kp(1), kp(2));
+        let req = request(&server);
+        // The server's key as the wallet's owner would co-sign an escalation.
+        let k = keys(server.pubkey(), &agent);
+        let ix = pay_with_receipt(
+            &k,
+            &payment(&req, 10_000),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash(ID),
+        );
+        assert!(matches!(
+            check(&req, &server, &tx(&server.pubkey(), &agent, &[ix])),
+            Err(VerifyError::FeePayerInInstruction { index: 0 })
+        ));
+        let k = keys(kp(3).pubkey(), &server);
+        let ix = pay_with_receipt(
+            &k,
+            &payment(&req, 10_000),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash(ID),
+        );
+        assert!(matches!(
+            check(&req, &server, &tx(&server.pubkey(), &server, &[ix])),
+            Err(VerifyError::FeePayerInInstruction { index: 0 })
+        ));
+    }
+
+    #[test]
+    fn another_instruction_beside_the_policy_payment_is_refused() {
+        let (server, agent, owner) = (kp(1), kp(2), kp(3).pubkey());
+        let req = request(&server);
+        let k = keys(owner, &agent);
+        let pay = pay_with_receipt(
+            &k,
+            &payment(&req, 10_000),
+            &DEV_PAYMENTS_PROGRAM_ID,
+            &challenge_hash(ID),
+        );
+        let extra = Instruction {
+            program_id: Address::new_from_array([9; 32]),
+            accounts: vec![],
+            data: vec![],
+        };
+        assert!(matches!(
+            check(
+                &req,
+                &server,
+                &tx(&server.pubkey(), &agent, &[pay.clone(), extra])
+            ),
+            Err(VerifyError::InstructionNotAllowed { index: 1, .. })
+        ));
+        assert!(matches!(
+            check(
+                &req,
+                &server,
+                &tx(&server.pubkey(), &agent, &[pay.clone(), pay])
+            ),
+            Err(VerifyError::InstructionNotAllowed { index: 1, .. })
+        ));
+    }
+
+    fn receipt_data(req: &ChargeRequest, id: &str, amount: u64) -> Vec<u8> {
+        let mint = Address::new_from_array([42; 32]);
+        let mut d = vec![0u8; 192];
+        d[0] = 0x52;
+        d[1] = 1;
+        d[8..40].copy_from_slice(&challenge_hash(id));
+        d[72..104].copy_from_slice(req.recipient.as_ref());
+        d[104..136].copy_from_slice(
+            associated_token_address(&req.recipient, &mint, TokenProgram::Token).as_ref(),
+        );
+        d[136..168].copy_from_slice(mint.as_ref());
+        d[168..176].copy_from_slice(&amount.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn a_push_receipt_must_be_written_by_the_transaction_and_pay_enough() {
+        let (server, payer) = (kp(1), kp(2));
+        let mut req = request(&server);
+        req.method_details.fee_payer = false;
+        req.method_details.fee_payer_key = None;
+        let mint = Address::new_from_array([42; 32]);
+        let receipt = find_receipt_address(&DEV_PAYMENTS_PROGRAM_ID, &challenge_hash(ID)).0;
+        let dest = associated_token_address(&req.recipient, &mint, TokenProgram::Token);
+        let touching = |accounts: Vec<Address>| {
+            let ix = Instruction {
+                program_id: Address::new_from_array([8; 32]),
+                accounts: accounts
+                    .into_iter()
+                    .map(|a| solana_instruction::AccountMeta::new(a, false))
+                    .collect(),
+                data: vec![],
+            };
+            tx(&payer.pubkey(), &payer, &[ix])
+        };
+        let t = terms(&req, &server);
+        let good = touching(vec![receipt, dest]);
+        let owner = DEV_PAYMENTS_PROGRAM_ID;
+        assert!(
+            check_receipt_payment(
+                &good,
+                &t,
+                &programs(),
+                ID,
+                &owner,
+                &receipt_data(&req, ID, 10_000)
+            )
+            .is_ok()
+        );
+        // Another transaction (it does not write this receipt) cannot claim it.
+        let unrelated = touching(vec![dest]);
+        assert!(matches!(
+            check_receipt_payment(
+                &unrelated,
+                &t,
+                &programs(),
+                ID,
+                &owner,
+                &receipt_data(&req, ID, 10_000)
+            ),
+            Err(VerifyError::Receipt(_))
+        ));
+        // A look-alike account not owned by the payments program.
+        assert!(matches!(
+            check_receipt_payment(
+                &good,
+                &t,
+                &programs(),
+                ID,
+                &Address::new_from_array([3; 32]),
+                &receipt_data(&req, ID, 10_000)
+            ),
+            Err(VerifyError::Receipt(_))
+        ));
+        assert!(matches!(
+            check_receipt_payment(
+                &good,
+                &t,
+                &programs(),
+                ID,
+                &owner,
+                &receipt_data(&req, ID, 9_999)
+            ),
+            Err(VerifyError::Receipt(_))
+        ));
+    }
+}
