@@ -11,6 +11,7 @@ use mppsol_client::{
 };
 use mppsol_e2e::{Asset, Backend, StackOptions, TestStack, challenge, key, present};
 use mppsol_ledger::Ledger;
+use mppsol_ledger::embedded::EmbeddedLedger;
 use mppsol_solana::charge::payload::ChargePayload;
 use mppsol_solana::network::Network;
 use mppsol_solana::policy::ix::{self, WalletKeys};
@@ -42,41 +43,51 @@ fn policy(max_single: u64) -> PolicyConfig {
     }
 }
 
-async fn send(stack: &TestStack, ixs: &[Instruction], signers: &[&Keypair]) -> Signature {
-    let blockhash = stack.ledger.latest_blockhash().await.unwrap().blockhash;
+async fn send(ledger: &EmbeddedLedger, ixs: &[Instruction], signers: &[&Keypair]) -> Signature {
+    let blockhash = ledger.latest_blockhash().await.unwrap().blockhash;
     let msg = Message::new_with_blockhash(ixs, Some(&signers[0].pubkey()), &blockhash);
     let tx = VersionedTransaction::try_new(VersionedMessage::Legacy(msg), signers).unwrap();
-    stack.ledger.send(&tx).await.unwrap()
+    ledger.send(&tx).await.unwrap()
 }
 
-/// Creates the agent's wallet (owner `key(40)`) with `max_single`, funds its vault with
-/// 100_000; returns (owner, wallet, vault).
-async fn wallet(stack: &TestStack, max_single: u64) -> (Address, Address, Address) {
-    let owner = key(40);
-    stack
-        .ledger
+/// Creates `agent`'s wallet owned by `key(owner_seed)` with `max_single`, funds its vault with
+/// 100_000 of `mint`; returns the keys and the vault.
+async fn create_wallet(
+    ledger: &EmbeddedLedger,
+    owner_seed: u8,
+    agent: Address,
+    mint: Address,
+    max_single: u64,
+) -> (WalletKeys, Address) {
+    let owner = key(owner_seed);
+    ledger
         .fund_sol(&owner.pubkey(), 1_000_000_000)
         .await
         .unwrap();
     let k = WalletKeys {
         program: POLICY,
         owner: owner.pubkey(),
-        agent: stack.agent.pubkey(),
+        agent,
     };
     send(
-        stack,
+        ledger,
         &[ix::create_wallet(&k, &policy(max_single)).unwrap()],
         &[&owner],
     )
     .await;
-    let mint = stack.mint.as_ref().unwrap().address;
-    let vault = stack
-        .ledger
+    let vault = ledger
         .mint_tokens(&mint, &k.wallet(), 100_000)
         .await
         .unwrap();
     assert_eq!(vault, k.vault(&mint, TokenProgram::Token));
-    (owner.pubkey(), k.wallet(), vault)
+    (k, vault)
+}
+
+/// The charge agent's wallet (owner `key(40)`); returns (owner, wallet, vault).
+async fn wallet(stack: &TestStack, max_single: u64) -> (Address, Address, Address) {
+    let mint = stack.mint.as_ref().unwrap().address;
+    let (k, vault) = create_wallet(&stack.ledger, 40, stack.agent.pubkey(), mint, max_single).await;
+    (k.owner, k.wallet(), vault)
 }
 
 fn wallet_method(stack: &TestStack, owner: Address, mode: ChargeMode) -> SolanaChargeClient {
@@ -98,9 +109,21 @@ fn client_without_host_policy(method: SolanaChargeClient) -> PayingClient {
     )
 }
 
-async fn token_balance(stack: &TestStack, account: &Address) -> u64 {
-    stack
-        .ledger
+/// The paying client's typed denial naming the on-chain rule.
+fn assert_over_single_limit(err: &PayError) {
+    assert!(
+        matches!(
+            err,
+            PayError::PolicyDenied {
+                rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn token_balance(ledger: &EmbeddedLedger, account: &Address) -> u64 {
+    ledger
         .token_balance(account)
         .await
         .unwrap()
@@ -123,7 +146,7 @@ async fn pays_from_the_wallet(sponsored: bool, mode: ChargeMode) {
     assert_eq!(paid.response.status(), 200);
     let challenge = paid.paid_challenge.expect("paid challenge");
     assert_eq!(stack.balance(&recipient).await - before, 10_000);
-    assert_eq!(token_balance(&stack, &vault).await, 90_000);
+    assert_eq!(token_balance(&stack.ledger, &vault).await, 90_000);
     assert_eq!(
         stack.balance(&stack.agent.pubkey()).await,
         agent_tokens,
@@ -143,6 +166,14 @@ async fn pays_from_the_wallet(sponsored: bool, mode: ChargeMode) {
         WalletState::decode(&state.data).unwrap().spent_today,
         10_000
     );
+}
+
+#[test]
+fn the_ledger_loads_the_programs_at_the_interface_crate_ids() {
+    use mppsol_ledger::programs as p;
+    assert_eq!(p::DEV_POLICY_PROGRAM_ID, POLICY);
+    assert_eq!(p::DEV_PAYMENTS_PROGRAM_ID, PAYMENTS);
+    assert_eq!(p::DEV_EXAMPLE_VAULT_PROGRAM_ID, VAULT);
 }
 
 #[tokio::test]
@@ -188,17 +219,9 @@ async fn on_chain_policy_refuses_what_the_host_policy_let_through() {
         .get(&url)
         .await
         .expect_err("refused on chain");
-    assert!(
-        matches!(
-            err,
-            PayError::PolicyDenied {
-                rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
-            }
-        ),
-        "{err:?}"
-    );
+    assert_over_single_limit(&err);
     assert_eq!(stack.balance(&recipient).await, before, "nothing was paid");
-    assert_eq!(token_balance(&stack, &vault).await, 100_000);
+    assert_eq!(token_balance(&stack.ledger, &vault).await, 100_000);
     assert!(
         stack
             .server_store
@@ -220,16 +243,8 @@ async fn push_client_names_the_on_chain_rule_itself() {
         .get(&format!("{}/paid", stack.base_url))
         .await
         .expect_err("refused on chain");
-    assert!(
-        matches!(
-            err,
-            PayError::PolicyDenied {
-                rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(token_balance(&stack, &vault).await, 100_000);
+    assert_over_single_limit(&err);
+    assert_eq!(token_balance(&stack.ledger, &vault).await, 100_000);
 }
 
 #[tokio::test]
@@ -266,7 +281,7 @@ async fn example_vault_pays_by_cpi_and_a_keeper_presents_it_once() {
         amount: 10_000,
         challenge_hash: challenge_hash(&first.id),
     });
-    let sig = send(&stack, &[buy], &[&keeper]).await;
+    let sig = send(&stack.ledger, &[buy], &[&keeper]).await;
     stack
         .ledger
         .confirm(
@@ -284,7 +299,7 @@ async fn example_vault_pays_by_cpi_and_a_keeper_presents_it_once() {
     assert_eq!(status, 200, "{body}");
     assert!(receipt.is_some());
     assert_eq!(stack.balance(&recipient).await - before, 10_000);
-    assert_eq!(token_balance(&stack, &vault).await, 40_000);
+    assert_eq!(token_balance(&stack.ledger, &vault).await, 40_000);
     assert_eq!(
         associated_token_address(&recipient, &mint, TokenProgram::Token),
         PaymentReceipt::decode(
@@ -324,30 +339,14 @@ mod session {
 
     /// The session agent's wallet (owner `key(42)`), vault funded with 100_000.
     async fn session_wallet(stack: &SessionStack, max_single: u64) -> (Address, WalletKeys) {
-        let owner = key(42);
-        stack
-            .ledger
-            .fund_sol(&owner.pubkey(), 1_000_000_000)
-            .await
-            .unwrap();
-        let k = WalletKeys {
-            program: POLICY,
-            owner: owner.pubkey(),
-            agent: stack.agent.pubkey(),
-        };
-        let blockhash = stack.ledger.latest_blockhash().await.unwrap().blockhash;
-        let msg = Message::new_with_blockhash(
-            &[ix::create_wallet(&k, &policy(max_single)).unwrap()],
-            Some(&owner.pubkey()),
-            &blockhash,
-        );
-        let tx = VersionedTransaction::try_new(VersionedMessage::Legacy(msg), &[&owner]).unwrap();
-        stack.ledger.send(&tx).await.unwrap();
-        let vault = stack
-            .ledger
-            .mint_tokens(&stack.mint.address, &k.wallet(), 100_000)
-            .await
-            .unwrap();
+        let (k, vault) = create_wallet(
+            &stack.ledger,
+            42,
+            stack.agent.pubkey(),
+            stack.mint.address,
+            max_single,
+        )
+        .await;
         (vault, k)
     }
 
@@ -369,12 +368,7 @@ mod session {
     }
 
     async fn balance(stack: &SessionStack, account: &Address) -> u64 {
-        stack
-            .ledger
-            .token_balance(account)
-            .await
-            .unwrap()
-            .map_or(0, |t| t.amount)
+        token_balance(&stack.ledger, account).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,15 +424,7 @@ mod session {
             .get(&server.url)
             .await
             .expect_err("refused on chain");
-        assert!(
-            matches!(
-                err,
-                PayError::PolicyDenied {
-                    rule: PolicyRule::OnChain(PolicyErrorCode::OverSingleLimit)
-                }
-            ),
-            "{err:?}"
-        );
+        assert_over_single_limit(&err);
         assert_eq!(balance(&stack, &vault).await, 100_000);
     }
 }

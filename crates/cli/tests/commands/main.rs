@@ -78,6 +78,19 @@ fn localnet() -> (Kill, serde_json::Value) {
     (child, info)
 }
 
+/// `mppsol serve --config … --listen 127.0.0.1:port`, once it accepts connections.
+fn serve(config: &Path, port: u16) -> Kill {
+    let child = Kill(
+        bin()
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port);
+    child
+}
+
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -243,14 +256,7 @@ description = "Tomorrow's forecast"
         ),
     )
     .unwrap();
-    let _serve = Kill(
-        bin()
-            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(port);
+    let _serve = serve(&config, port);
     let url = format!("http://127.0.0.1:{port}/forecast");
 
     // 5. a spending limit below the price refuses before signing
@@ -624,14 +630,7 @@ currency = "{usdc}"
         ),
     )
     .unwrap();
-    let _serve = Kill(
-        bin()
-            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(port);
+    let _serve = serve(&config, port);
     let url = format!("http://127.0.0.1:{port}/forecast");
     let pay = |max: &str| {
         run(&[
