@@ -16,7 +16,9 @@ use mppsol_solana::charge::verify::settled::{BalanceChange, check_settled};
 use mppsol_solana::charge::verify::{
     ChargeTerms, CheckedPayment, check_pull_transaction, check_push_transaction, cosign,
 };
-use mppsol_solana::policy::{PolicyErrorCode, challenge_hash, find_receipt_address};
+use mppsol_solana::policy::{
+    PaymentsErrorCode, PolicyErrorCode, challenge_hash, find_receipt_address,
+};
 use mppsol_store::ConsumeOutcome;
 use solana_address::Address;
 use solana_signature::Signature;
@@ -164,8 +166,12 @@ async fn pull(
 /// A failed simulation or send; a spending-policy denial is named as such (the agent's
 /// wallet refused, not our checks).
 fn on_chain_refusal(err: String) -> VerifyError {
-    match PolicyErrorCode::from_error_text(&err) {
-        Some(code) => VerifyError::PolicyRefused(code),
+    if let Some(code) = PolicyErrorCode::from_error_text(&err) {
+        return VerifyError::PolicyRefused(code);
+    }
+    // The payments program's reason, named (e.g. ReceiptAlreadyExists: this challenge is paid).
+    match mppsol_solana::custom_code(&err).and_then(PaymentsErrorCode::from_code) {
+        Some(code) => VerifyError::SimulationFailed(format!("{err} ({code})")),
         None => VerifyError::SimulationFailed(err),
     }
 }

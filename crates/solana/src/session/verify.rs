@@ -457,3 +457,109 @@ pub fn check_top_up_transaction(
     }
     Ok(CheckedTopUp { amount, keys })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::DEV_CHANNEL_PROGRAM_ID as CHANNEL;
+    use crate::policy::DEV_POLICY_PROGRAM_ID as POLICY;
+    use crate::policy::ix::{WalletChannel, WalletKeys, fund_channel, top_up_channel};
+
+    fn addr(n: u8) -> Address {
+        Address::new_from_array([n; 32])
+    }
+
+    fn wallet_channel() -> WalletChannel {
+        WalletChannel {
+            channel_program: CHANNEL,
+            payee: addr(4),
+            mint: addr(5),
+            token_program: TokenProgram::Token,
+        }
+    }
+
+    fn args() -> OpenArgs {
+        OpenArgs {
+            salt: 7,
+            deposit: 20_000,
+            grace_period: 900,
+            open_slot: 3,
+            splits: Vec::new(),
+        }
+    }
+
+    fn keys_of(ix: &solana_instruction::Instruction) -> Vec<Address> {
+        ix.accounts.iter().map(|m| m.pubkey).collect()
+    }
+
+    #[test]
+    fn fund_channel_is_rebuilt_as_the_open_the_wallet_signs_by_cpi() {
+        let k = WalletKeys {
+            program: POLICY,
+            owner: addr(2),
+            agent: addr(3),
+        };
+        let ix = fund_channel(&k, &wallet_channel(), &args(), 1, false);
+        let (inner, route) = through_policy(&POLICY, &CHANNEL, &addr(9), &keys_of(&ix), &ix.data)
+            .expect("well-formed fundChannel");
+        assert_eq!(
+            route,
+            Route::PolicyWallet {
+                agent: addr(3),
+                owner: addr(2)
+            }
+        );
+        let ChannelInstruction::Open { args: a, keys } = decode(&CHANNEL, &inner).unwrap() else {
+            panic!("not an open");
+        };
+        assert_eq!(a, args());
+        assert_eq!(keys.payer, k.wallet());
+        assert_eq!(keys.rent_payer, addr(3));
+        assert_eq!(keys.authorized_signer, addr(3));
+        assert_eq!(
+            keys.payer_token_account,
+            k.vault(&addr(5), TokenProgram::Token)
+        );
+        assert_eq!(keys.channel, wallet_channel().channel_address(&k, &args()));
+
+        let top = top_up_channel(&k, &wallet_channel(), &keys.channel, 500, 2, false);
+        let (inner, _) =
+            through_policy(&POLICY, &CHANNEL, &addr(9), &keys_of(&top), &top.data).unwrap();
+        let ChannelInstruction::TopUp { amount, keys: t } = decode(&CHANNEL, &inner).unwrap()
+        else {
+            panic!("not a topUp");
+        };
+        assert_eq!(
+            (amount, t.payer, t.channel),
+            (500, k.wallet(), keys.channel)
+        );
+    }
+
+    #[test]
+    fn the_operator_another_channel_program_or_a_foreign_wallet_is_refused() {
+        let operator = addr(9);
+        // The operator as the wallet's owner (or agent) would lend its signature to the wallet.
+        for (owner, agent) in [(operator, addr(3)), (addr(2), operator)] {
+            let k = WalletKeys {
+                program: POLICY,
+                owner,
+                agent,
+            };
+            let ix = fund_channel(&k, &wallet_channel(), &args(), 1, false);
+            assert!(through_policy(&POLICY, &CHANNEL, &operator, &keys_of(&ix), &ix.data).is_err());
+        }
+        let k = WalletKeys {
+            program: POLICY,
+            owner: addr(2),
+            agent: addr(3),
+        };
+        let ix = fund_channel(&k, &wallet_channel(), &args(), 1, false);
+        let accounts = keys_of(&ix);
+        assert!(through_policy(&POLICY, &addr(8), &operator, &accounts, &ix.data).is_err());
+        let mut foreign = accounts.clone();
+        foreign[2] = addr(6);
+        assert!(through_policy(&POLICY, &CHANNEL, &operator, &foreign, &ix.data).is_err());
+        // Any other policy instruction (here `setPaused`) is not a channel route.
+        assert!(through_policy(&POLICY, &CHANNEL, &operator, &accounts, &[7, 1]).is_err());
+    }
+}
