@@ -33,7 +33,9 @@ pub enum ChargeMode {
 }
 
 /// An agent's policy wallet (`programs/policy`): payments leave the wallet's vault through
-/// `payWithReceipt`, under the owner's on-chain policy, signed by the agent key.
+/// `payWithReceipt`, under the owner's on-chain policy, signed by the agent key (which also
+/// pays the receipt account's rent, so it needs some SOL even when the server sponsors fees).
+/// Clones share the nonce counter: give the charge and session clients clones of one value.
 #[derive(Clone)]
 pub struct PolicyWallet {
     /// The policy program.

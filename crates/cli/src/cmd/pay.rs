@@ -47,6 +47,9 @@ pub struct Args {
     /// on-chain policy applies on top of --max-amount.
     #[arg(long)]
     policy_owner: Option<Address>,
+    /// The provider category declared to the wallet's policy (with --policy-owner).
+    #[arg(long, default_value_t = 0)]
+    policy_category: u8,
     /// The policy program (with --policy-owner).
     #[arg(long, default_value_t = mppsol_solana::policy::DEV_POLICY_PROGRAM_ID)]
     policy_program: Address,
@@ -71,11 +74,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut method = SolanaChargeClient::new(Arc::new(payer), ledger, network).with_mode(mode);
     if let Some(owner) = args.policy_owner {
-        method = method.with_policy_wallet(PolicyWallet::new(
-            args.policy_program,
-            args.payments_program,
-            owner,
-        ));
+        let mut wallet = PolicyWallet::new(args.policy_program, args.payments_program, owner);
+        wallet.category = args.policy_category;
+        method = method.with_policy_wallet(wallet);
     }
     let client = PayingClient::new(
         reqwest::Client::new(),

@@ -89,7 +89,7 @@ pub struct PolicyArgs {
     categories: Vec<u8>,
     /// The channel program sessions may be funded through (default: the dev id; `none` to
     /// disable).
-    #[arg(long, default_value = "ADphTeEsWPxkukaNaiyfKNiYwuVwLSv4JVPEZRweh63v")]
+    #[arg(long, default_value_t = mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID.to_string())]
     channel_program: String,
     /// The payments program charges with receipts go through (default: the dev id; `none` to
     /// disable).
