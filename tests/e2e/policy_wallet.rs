@@ -187,6 +187,48 @@ async fn agent_pushes_a_charge_from_its_policy_wallet() {
 }
 
 #[tokio::test]
+async fn nonces_continue_from_the_chain_not_from_the_clock() {
+    let mut opts = StackOptions::new(Backend::Sqlite, Asset::Usdc);
+    opts.sponsored = false;
+    let stack = TestStack::spawn(opts).await;
+    let (owner, wallet, _) = wallet(&stack, 50_000).await;
+    // An earlier run (or another process of this agent) used a nonce far beyond the clock.
+    let far = u64::MAX / 2;
+    let k = WalletKeys {
+        program: POLICY,
+        owner,
+        agent: stack.agent.pubkey(),
+    };
+    let mint = stack.mint.as_ref().unwrap().address;
+    let earlier = ix::pay_with_receipt(
+        &k,
+        &ix::Payment {
+            recipient: stack.recipient.pubkey(),
+            mint,
+            token_program: TokenProgram::Token,
+            amount: 1_000,
+            nonce: far,
+            category: 0,
+            memo: Vec::new(),
+            owner_signs: false,
+        },
+        &PAYMENTS,
+        &challenge_hash("an earlier payment"),
+    );
+    send(&stack.ledger, &[earlier], &[stack.agent.as_ref()]).await;
+    let paid = client_without_host_policy(wallet_method(&stack, owner, ChargeMode::Push))
+        .get(&format!("{}/paid", stack.base_url))
+        .await
+        .expect("paid with a nonce above the chain's");
+    assert_eq!(paid.response.status(), 200);
+    let state = stack.ledger.get_account(&wallet).await.unwrap().unwrap();
+    assert_eq!(
+        WalletState::decode(&state.data).unwrap().last_nonce,
+        far + 1
+    );
+}
+
+#[tokio::test]
 async fn on_chain_policy_refuses_what_the_host_policy_let_through() {
     let stack = TestStack::spawn(StackOptions::new(Backend::Sqlite, Asset::Usdc)).await;
     // The route asks 10_000; the wallet allows 5_000 per payment.

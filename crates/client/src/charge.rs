@@ -11,7 +11,7 @@ use mppsol_solana::charge::payload::ChargePayload;
 use mppsol_solana::charge::request::{ChargeRequest, Currency};
 use mppsol_solana::network::Network;
 use mppsol_solana::policy::ix::{Payment, WalletKeys, pay_with_receipt};
-use mppsol_solana::policy::{PolicyErrorCode, challenge_hash};
+use mppsol_solana::policy::{PolicyErrorCode, WalletState, challenge_hash};
 use mppsol_solana::token::{TokenProgram, TransferFee};
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -46,9 +46,12 @@ pub struct PolicyWallet {
     pub owner: Address,
     /// The provider category the agent declares (policy rule 8).
     pub category: u8,
-    /// Last nonce handed out; nonces are `max(unix µs, last + 1)`, so they keep increasing
-    /// across restarts without a stored counter (the program allows gaps).
+    /// Last nonce handed out; nonces are `max(unix µs, last + 1)` (the program allows gaps),
+    /// and `last` starts from the wallet's on-chain `last_nonce` ([`PolicyWallet::sync_nonce`]),
+    /// so a restart or a clock set back cannot replay one.
     last_nonce: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the counter has been raised to the chain's value in this process.
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PolicyWallet {
@@ -60,7 +63,34 @@ impl PolicyWallet {
             owner,
             category: 0,
             last_nonce: Arc::default(),
+            synced: Arc::default(),
         }
+    }
+
+    /// Raises the nonce counter to the wallet's on-chain `last_nonce`, once per process (later
+    /// calls return at once). A missing wallet is left to the payment to report.
+    pub async fn sync_nonce(
+        &self,
+        ledger: &dyn Ledger,
+        agent: &Address,
+    ) -> Result<(), MethodError> {
+        use std::sync::atomic::Ordering;
+        if self.synced.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let wallet = self.keys(agent).wallet();
+        let account = ledger
+            .get_account(&wallet)
+            .await
+            .map_err(|e| MethodError::verification(format!("reading the policy wallet: {e}")))?;
+        if let Some(a) = account {
+            let state = WalletState::decode(&a.data)
+                .map_err(|e| MethodError::verification(format!("policy wallet: {e}")))?;
+            self.last_nonce
+                .fetch_max(state.last_nonce, Ordering::SeqCst);
+        }
+        self.synced.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// The wallet's keys for `agent`.
@@ -206,7 +236,11 @@ impl SolanaChargeClient {
             opts.transfer_fee = fee;
         }
         let mut tx = match &self.wallet {
-            Some(w) => self.wallet_transaction(w, challenge, &req, &opts)?,
+            Some(w) => {
+                w.sync_nonce(self.ledger.as_ref(), &self.payer.pubkey())
+                    .await?;
+                self.wallet_transaction(w, challenge, &req, &opts)?
+            }
             None => build_charge_transaction(&req, &self.payer.pubkey(), &opts)
                 .map_err(|e| MethodError::verification(e.to_string()))?,
         };

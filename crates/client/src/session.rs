@@ -369,6 +369,10 @@ impl SolanaSessionClient {
         self.check_request(&req)?;
         let scope = scope(&self.payer.pubkey(), challenge, &req);
         self.load(&scope).await?;
+        if let Some(w) = &self.wallet {
+            w.sync_nonce(self.ledger.as_ref(), &self.payer.pubkey())
+                .await?;
+        }
         let Some(mut ch) = self.current(&scope) else {
             let (cred, record) = self.open_credential(challenge, &req, &scope)?;
             // Durable before it is sent: a crash after the server lands it must not lose the
