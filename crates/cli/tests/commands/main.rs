@@ -684,3 +684,155 @@ currency = "{usdc}"
     drop(upstream);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn agent_pays_a_serve_session_from_its_policy_wallet_and_gets_the_refund_in_the_vault() {
+    use std::sync::Arc;
+    let dir = tmp("policy-session");
+    let (_localnet, info) = localnet();
+    let rpc_url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (_, seller) = new_key(&dir, "seller");
+    let (agent_file, agent) = new_key(&dir, "agent");
+    let (owner_file, owner) = new_key(&dir, "owner");
+    for who in [&seller, &agent, &owner] {
+        rpc(
+            &rpc_url,
+            "requestAirdrop",
+            serde_json::json!([who, 2_000_000_000u64]),
+        );
+    }
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([seller, usdc, 0u64]),
+    );
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        serde_json::json!([owner, usdc, 100_000u64]),
+    );
+    let owner_path = owner_file.to_str().unwrap();
+    wallet(&[
+        "create",
+        "--max-single",
+        "50000",
+        "--max-daily",
+        "90000",
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        owner_path,
+    ]);
+    wallet(&[
+        "fund",
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        &owner,
+        "--from",
+        owner_path,
+        "--mint",
+        &usdc,
+        "--amount",
+        "100000",
+    ]);
+
+    let (upstream_port, upstream) = plain_upstream(5);
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "tokens.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[solana.session]
+payee_keypair = "seller.json"
+
+[[route]]
+method = "GET"
+path = "/tokens"
+amount = "1000"
+currency = "{usdc}"
+intent = "session"
+"#
+        ),
+    )
+    .unwrap();
+    let _serve = serve(&config, port);
+    let url = format!("http://127.0.0.1:{port}/tokens");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ledger: Arc<dyn mppsol_ledger::Ledger> = Arc::new(
+            mppsol_ledger::rpc::RpcLedger::new(mppsol_ledger::rpc::RpcConfig::new(
+                rpc_url.clone(),
+                "localnet",
+            ))
+            .unwrap(),
+        );
+        let store = mppsol_store::open_store(dir.join("agent.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let agent_key = mppsol_client::signer::load_keypair_file(&agent_file).unwrap();
+        let session = mppsol_client::SolanaSessionClient::new(
+            Arc::new(agent_key),
+            ledger,
+            store,
+            mppsol_solana::network::Network::Localnet,
+            10_000,
+        )
+        .with_policy_wallet(mppsol_client::PolicyWallet::new(
+            mppsol_solana::policy::DEV_POLICY_PROGRAM_ID,
+            mppsol_solana::policy::DEV_PAYMENTS_PROGRAM_ID,
+            owner.parse().unwrap(),
+        ));
+        let client = mppsol_client::PayingClient::new(
+            reqwest::Client::new(),
+            vec![Arc::new(session)],
+            mppsol_client::SpendingPolicy::default(),
+        );
+        for i in 0..5 {
+            let r = client.get(&url).await.unwrap();
+            assert_eq!(r.response.status(), 200, "request {i}");
+        }
+        let closed = client.close_session(&url).await.unwrap();
+        assert!(closed.receipt.is_some());
+    });
+    let s: serde_json::Value = serde_json::from_str(&wallet(&[
+        "show",
+        "--rpc-url",
+        &rpc_url,
+        "--agent",
+        &agent,
+        "--owner",
+        &owner,
+        "--mint",
+        &usdc,
+    ]))
+    .unwrap();
+    assert_eq!(
+        s["spentToday"], 10_000,
+        "the deposit went through the policy"
+    );
+    assert_eq!(
+        s["vaultBalance"], 95_000,
+        "5 × 1_000 paid, the rest refunded"
+    );
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -72,6 +72,8 @@ pub enum Route {
 /// `fundChannel` / `topUpChannel` discriminators and account counts (`docs/003`).
 const FUND_CHANNEL: (u8, usize) = (5, 15);
 const TOP_UP_CHANNEL: (u8, usize) = (6, 9);
+/// `fundChannel`'s payee account.
+const FUND_CHANNEL_PAYEE: usize = 4;
 
 /// The channel instruction a policy-program instruction performs by CPI, rebuilt in the
 /// channel program's own account order, and the wallet's agent and owner.
@@ -99,7 +101,13 @@ fn through_policy(
         return Err(invalid("transaction (malformed policy instruction)"));
     }
     // The operator pays fees; it must not be the agent, owner or any account the wallet moves.
-    if accounts.contains(operator) {
+    // It may be the open's payee (a server that is its own operator), which nothing signs for.
+    let payee_at = (d == FUND_CHANNEL.0).then_some(FUND_CHANNEL_PAYEE);
+    if accounts
+        .iter()
+        .enumerate()
+        .any(|(i, a)| a == operator && Some(i) != payee_at)
+    {
         return Err(invalid(
             "transaction (the operator is an account of the policy instruction)",
         ));
@@ -559,6 +567,13 @@ mod tests {
         let mut foreign = accounts.clone();
         foreign[2] = addr(6);
         assert!(through_policy(&POLICY, &CHANNEL, &operator, &foreign, &ix.data).is_err());
+        // The operator may be the payee (a server operating its own channels).
+        let own = WalletChannel {
+            payee: operator,
+            ..wallet_channel()
+        };
+        let ix = fund_channel(&k, &own, &args(), 1, false);
+        assert!(through_policy(&POLICY, &CHANNEL, &operator, &keys_of(&ix), &ix.data).is_ok());
         // Any other policy instruction (here `setPaused`) is not a channel route.
         assert!(through_policy(&POLICY, &CHANNEL, &operator, &accounts, &[7, 1]).is_err());
     }
