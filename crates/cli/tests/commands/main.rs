@@ -552,59 +552,102 @@ fn plain_upstream(n: usize) -> (u16, std::thread::JoinHandle<()>) {
     (port, h)
 }
 
-#[test]
-fn agent_pays_serve_from_its_policy_wallet_and_the_chain_refuses_over_limit() {
-    let dir = tmp("policy-pay");
-    let (_localnet, info) = localnet();
-    let rpc_url = info["url"].as_str().unwrap().to_owned();
-    let usdc = info["usdc"].as_str().unwrap().to_owned();
-    let (_, seller) = new_key(&dir, "seller");
-    let (agent_file, agent) = new_key(&dir, "agent");
-    let (owner_file, owner) = new_key(&dir, "owner");
-    for who in [&seller, &agent, &owner] {
+/// `mppsol localnet`, a seller, an agent and an owner (SOL each), and the agent's policy
+/// wallet created with `max_single` and funded with 100_000 dev USDC by the owner.
+struct PolicySetup {
+    _localnet: Kill,
+    dir: PathBuf,
+    rpc_url: String,
+    usdc: String,
+    seller: String,
+    agent_file: PathBuf,
+    agent: String,
+    owner_file: PathBuf,
+    owner: String,
+}
+
+impl PolicySetup {
+    fn new(tag: &str, max_single: &str) -> Self {
+        let dir = tmp(tag);
+        let (localnet, info) = localnet();
+        let rpc_url = info["url"].as_str().unwrap().to_owned();
+        let usdc = info["usdc"].as_str().unwrap().to_owned();
+        let (_, seller) = new_key(&dir, "seller");
+        let (agent_file, agent) = new_key(&dir, "agent");
+        let (owner_file, owner) = new_key(&dir, "owner");
+        for who in [&seller, &agent, &owner] {
+            rpc(
+                &rpc_url,
+                "requestAirdrop",
+                serde_json::json!([who, 2_000_000_000u64]),
+            );
+        }
         rpc(
             &rpc_url,
-            "requestAirdrop",
-            serde_json::json!([who, 2_000_000_000u64]),
+            "mppsol_mintTokens",
+            serde_json::json!([seller, usdc, 0u64]),
         );
+        rpc(
+            &rpc_url,
+            "mppsol_mintTokens",
+            serde_json::json!([owner, usdc, 100_000u64]),
+        );
+        let owner_path = owner_file.to_str().unwrap();
+        wallet(&[
+            "create",
+            "--max-single",
+            max_single,
+            "--max-daily",
+            "90000",
+            "--rpc-url",
+            &rpc_url,
+            "--agent",
+            &agent,
+            "--owner",
+            owner_path,
+        ]);
+        wallet(&[
+            "fund",
+            "--rpc-url",
+            &rpc_url,
+            "--agent",
+            &agent,
+            "--owner",
+            &owner,
+            "--from",
+            owner_path,
+            "--mint",
+            &usdc,
+            "--amount",
+            "100000",
+        ]);
+        Self {
+            _localnet: localnet,
+            dir,
+            rpc_url,
+            usdc,
+            seller,
+            agent_file,
+            agent,
+            owner_file,
+            owner,
+        }
     }
-    rpc(
-        &rpc_url,
-        "mppsol_mintTokens",
-        serde_json::json!([seller, usdc, 0u64]),
-    );
-    rpc(
-        &rpc_url,
-        "mppsol_mintTokens",
-        serde_json::json!([owner, usdc, 100_000u64]),
-    );
+}
+
+#[test]
+fn agent_pays_serve_from_its_policy_wallet_and_the_chain_refuses_over_limit() {
+    let w = PolicySetup::new("policy-pay", "30000");
+    let (dir, rpc_url, usdc, seller) = (&w.dir, &w.rpc_url, &w.usdc, &w.seller);
+    let (agent_file, agent, owner_file, owner) = (&w.agent_file, &w.agent, &w.owner_file, &w.owner);
     let owned = [
         "--rpc-url",
-        &rpc_url,
+        rpc_url,
         "--agent",
-        &agent,
+        agent,
         "--owner",
         owner_file.to_str().unwrap(),
     ];
-    let mut create = vec!["create", "--max-single", "30000", "--max-daily", "90000"];
-    create.extend_from_slice(&owned);
-    wallet(&create);
-    let fund = [
-        "fund",
-        "--rpc-url",
-        &rpc_url,
-        "--agent",
-        &agent,
-        "--owner",
-        &owner,
-        "--from",
-        owner_file.to_str().unwrap(),
-        "--mint",
-        &usdc,
-        "--amount",
-        "100000",
-    ];
-    wallet(&fund);
 
     let (upstream_port, upstream) = plain_upstream(1);
     let port = free_port();
@@ -639,11 +682,11 @@ currency = "{usdc}"
             "--max-amount",
             max,
             "--rpc-url",
-            &rpc_url,
+            rpc_url,
             "--keypair",
             agent_file.to_str().unwrap(),
             "--policy-owner",
-            &owner,
+            owner,
         ])
     };
     let paid = pay("25000");
@@ -659,13 +702,13 @@ currency = "{usdc}"
     let show = [
         "show",
         "--rpc-url",
-        &rpc_url,
+        rpc_url,
         "--agent",
-        &agent,
+        agent,
         "--owner",
-        &owner,
+        owner,
         "--mint",
-        &usdc,
+        usdc,
     ];
     let s: serde_json::Value = serde_json::from_str(&wallet(&show)).unwrap();
     assert_eq!(s["vaultBalance"], 75_000);
@@ -688,59 +731,9 @@ currency = "{usdc}"
 #[test]
 fn agent_pays_a_serve_session_from_its_policy_wallet_and_gets_the_refund_in_the_vault() {
     use std::sync::Arc;
-    let dir = tmp("policy-session");
-    let (_localnet, info) = localnet();
-    let rpc_url = info["url"].as_str().unwrap().to_owned();
-    let usdc = info["usdc"].as_str().unwrap().to_owned();
-    let (_, seller) = new_key(&dir, "seller");
-    let (agent_file, agent) = new_key(&dir, "agent");
-    let (owner_file, owner) = new_key(&dir, "owner");
-    for who in [&seller, &agent, &owner] {
-        rpc(
-            &rpc_url,
-            "requestAirdrop",
-            serde_json::json!([who, 2_000_000_000u64]),
-        );
-    }
-    rpc(
-        &rpc_url,
-        "mppsol_mintTokens",
-        serde_json::json!([seller, usdc, 0u64]),
-    );
-    rpc(
-        &rpc_url,
-        "mppsol_mintTokens",
-        serde_json::json!([owner, usdc, 100_000u64]),
-    );
-    let owner_path = owner_file.to_str().unwrap();
-    wallet(&[
-        "create",
-        "--max-single",
-        "50000",
-        "--max-daily",
-        "90000",
-        "--rpc-url",
-        &rpc_url,
-        "--agent",
-        &agent,
-        "--owner",
-        owner_path,
-    ]);
-    wallet(&[
-        "fund",
-        "--rpc-url",
-        &rpc_url,
-        "--agent",
-        &agent,
-        "--owner",
-        &owner,
-        "--from",
-        owner_path,
-        "--mint",
-        &usdc,
-        "--amount",
-        "100000",
-    ]);
+    let w = PolicySetup::new("policy-session", "50000");
+    let (dir, rpc_url, usdc, seller) = (&w.dir, &w.rpc_url, &w.usdc, &w.seller);
+    let (agent_file, agent, owner) = (&w.agent_file, &w.agent, &w.owner);
 
     let (upstream_port, upstream) = plain_upstream(5);
     let port = free_port();
@@ -788,7 +781,7 @@ intent = "session"
         let store = mppsol_store::open_store(dir.join("agent.db").to_str().unwrap())
             .await
             .unwrap();
-        let agent_key = mppsol_client::signer::load_keypair_file(&agent_file).unwrap();
+        let agent_key = mppsol_client::signer::load_keypair_file(agent_file).unwrap();
         let session = mppsol_client::SolanaSessionClient::new(
             Arc::new(agent_key),
             ledger,
@@ -816,13 +809,13 @@ intent = "session"
     let s: serde_json::Value = serde_json::from_str(&wallet(&[
         "show",
         "--rpc-url",
-        &rpc_url,
+        rpc_url,
         "--agent",
-        &agent,
+        agent,
         "--owner",
-        &owner,
+        owner,
         "--mint",
-        &usdc,
+        usdc,
     ]))
     .unwrap();
     assert_eq!(
