@@ -7,6 +7,7 @@
 mod charge;
 mod interop_solana_mpp;
 mod interop_solana_pay_kit;
+mod policy_wallet;
 mod refusals;
 mod refusals_fee_payer;
 mod session;

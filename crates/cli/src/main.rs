@@ -43,6 +43,9 @@ enum Command {
     /// Deploy the bundled on-chain programs.
     #[command(subcommand)]
     Programs(cmd::programs::Command),
+    /// An agent's on-chain policy wallet: create, set the policy, fund, pause, withdraw, show.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::Command),
     /// Adapter for the public MPP conformance harness.
     ///
     /// With no argument, reads one JSON request `{"schema":1,"op":…,"input":…}` on stdin and
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
                     Command::Bench(a) => cmd::bench::run(a).await,
                     Command::Receipt(c) => cmd::receipt::run(c).await,
                     Command::Programs(c) => cmd::programs::run(c).await,
+                    Command::Wallet(c) => cmd::wallet::run(c).await,
                     Command::Conformance(_) | Command::Keys(_) => Ok(()),
                 }
             })

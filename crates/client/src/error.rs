@@ -26,6 +26,22 @@ pub enum PolicyRule {
         /// Asked.
         asked: u64,
     },
+    /// The wallet's on-chain spending policy (the policy program) refused: in the client's own
+    /// send (push), or in the server's simulation (pull; named in its 402 detail).
+    OnChain(mppsol_solana::policy::PolicyErrorCode),
+}
+
+/// Prefix of every on-chain policy refusal's text (the server's `VerifyError::PolicyRefused`
+/// and the client's own), followed by the code's `Display` (`Name (code): message`).
+pub const ON_CHAIN_REFUSAL: &str = "the wallet's on-chain policy refused the payment: ";
+
+/// The on-chain policy rule a refusal's text names, if it is one.
+pub fn on_chain_denial(text: &str) -> Option<mppsol_solana::policy::PolicyErrorCode> {
+    let named = text.split(ON_CHAIN_REFUSAL).nth(1)?;
+    mppsol_solana::policy::PolicyErrorCode::ALL
+        .iter()
+        .copied()
+        .find(|c| named.starts_with(&format!("{} ({})", c.name(), c.code())))
 }
 
 impl std::fmt::Display for PolicyRule {
@@ -41,6 +57,7 @@ impl std::fmt::Display for PolicyRule {
                 f,
                 "asks {asked} with {spent} already spent today, above the daily budget of {cap}"
             ),
+            PolicyRule::OnChain(code) => write!(f, "on-chain policy: {code}"),
         }
     }
 }

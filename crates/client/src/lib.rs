@@ -24,7 +24,7 @@ pub mod policy;
 pub mod session;
 pub mod signer;
 
-pub use charge::{ChargeMode, SolanaChargeClient};
+pub use charge::{ChargeMode, PolicyWallet, SolanaChargeClient};
 pub use error::{PayError, PolicyRule};
 pub use middleware::{PaidResponse, PayingClient};
 pub use operator::{ApiCredentials, OperatorApi, OperatorSigner};

@@ -13,7 +13,7 @@ use mppsol_store::{PaymentRecord, Store};
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Client, Request, Response, StatusCode};
 
-use crate::error::PayError;
+use crate::error::{PayError, PolicyRule};
 use crate::policy::SpendingPolicy;
 
 /// A response, with the payment that unlocked it (if one was made).
@@ -147,12 +147,19 @@ impl PayingClient {
                     }
                 }
                 let problem = Problem::from_json(&body).ok();
+                let detail = problem
+                    .as_ref()
+                    .and_then(|p| p.detail.clone())
+                    .unwrap_or_else(|| "no detail".into());
+                if let Some(code) = crate::error::on_chain_denial(&detail) {
+                    return Err(PayError::PolicyDenied {
+                        rule: PolicyRule::OnChain(code),
+                    });
+                }
                 return Err(PayError::Refused {
                     status: status.as_u16(),
                     problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
-                    detail: problem
-                        .and_then(|p| p.detail)
-                        .unwrap_or_else(|| "no detail".into()),
+                    detail,
                 });
             }
             let receipt_header = response
@@ -297,7 +304,13 @@ impl PayingClient {
                 if let Some(r) = reservation {
                     self.policy.refund(r).await;
                 }
-                Err(PayError::Method(e.to_string()))
+                let text = e.to_string();
+                match crate::error::on_chain_denial(&text) {
+                    Some(code) => Err(PayError::PolicyDenied {
+                        rule: PolicyRule::OnChain(code),
+                    }),
+                    None => Err(PayError::Method(text)),
+                }
             }
         }
     }

@@ -15,6 +15,7 @@ use mppsol_solana::channel::ix::{self, OpenArgs, OpenParties, PayerAccounts};
 use mppsol_solana::channel::{DistributionSplit, find_channel_address};
 use mppsol_solana::charge::build::sign_partial;
 use mppsol_solana::network::Network;
+use mppsol_solana::policy::ix::{WalletChannel, fund_channel, top_up_channel};
 use mppsol_solana::session::{
     BearerProof, CloseAction, OpenAction, SessionPayload, SessionRequest, TopUpAction, UseAction,
     VoucherAction, VoucherData, VoucherSigner,
@@ -33,6 +34,8 @@ use tracing::warn;
 /// Pays `solana`/`session` challenges from one keypair.
 pub struct SolanaSessionClient {
     payer: Arc<Keypair>,
+    /// Deposits come from this policy wallet (the payer key is its agent).
+    wallet: Option<crate::charge::PolicyWallet>,
     ledger: Arc<dyn Ledger>,
     store: Arc<dyn Store>,
     network: Network,
@@ -72,6 +75,7 @@ impl SolanaSessionClient {
     ) -> Self {
         Self {
             payer,
+            wallet: None,
             ledger,
             store,
             network,
@@ -81,6 +85,22 @@ impl SolanaSessionClient {
             expected_programs: Vec::new(),
             channels: Mutex::new(HashMap::new()),
             loaded: tokio::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Funds channels from `wallet` through the policy program (`fundChannel`,
+    /// `topUpChannel`): the wallet is the channel's payer (refunds return to its vault), the
+    /// payer key its agent, voucher signer and the channel's rent payer. Client vouchers only.
+    pub fn with_policy_wallet(mut self, wallet: crate::charge::PolicyWallet) -> Self {
+        self.wallet = Some(wallet);
+        self
+    }
+
+    /// The channel's payer: the wallet PDA, or the payer key.
+    fn channel_payer(&self) -> Address {
+        match &self.wallet {
+            Some(w) => w.keys(&self.payer.pubkey()).wallet(),
+            None => self.payer.pubkey(),
         }
     }
 
@@ -194,9 +214,18 @@ impl SolanaSessionClient {
             open_slot,
             splits,
         };
+        if self.wallet.is_some() && operator_mode {
+            return Err(err(
+                "a policy wallet's channel needs client vouchers (the agent signs them)",
+            ));
+        }
         let parties = OpenParties {
-            payer: self.payer.pubkey(),
-            rent_payer: fee_payer,
+            payer: self.channel_payer(),
+            rent_payer: if self.wallet.is_some() {
+                self.payer.pubkey()
+            } else {
+                fee_payer
+            },
             payee: req.recipient,
             mint,
             authorized_signer,
@@ -204,7 +233,21 @@ impl SolanaSessionClient {
         };
         let program = d.channel_program;
         let (channel, _) = find_channel_address(&program, &parties.seeds(&args));
-        let ix = ix::open(&program, &parties, &args);
+        let ix = match &self.wallet {
+            Some(w) => fund_channel(
+                &w.keys(&self.payer.pubkey()),
+                &WalletChannel {
+                    channel_program: program,
+                    payee: req.recipient,
+                    mint,
+                    token_program,
+                },
+                &args,
+                w.next_nonce(),
+                false,
+            ),
+            None => ix::open(&program, &parties, &args),
+        };
         let msg = Message::new_with_blockhash(&[ix], Some(&fee_payer), &blockhash);
         let mut tx = VersionedTransaction {
             signatures: vec![Signature::default(); usize::from(msg.header.num_required_signatures)],
@@ -214,7 +257,7 @@ impl SolanaSessionClient {
         let wire = bincode::serialize(&tx).map_err(err)?;
         let open = OpenAction {
             channel_id: channel,
-            payer: self.payer.pubkey(),
+            payer: self.channel_payer(),
             payee: req.recipient,
             mint,
             authorized_signer,
@@ -236,7 +279,7 @@ impl SolanaSessionClient {
             scope: scope.to_owned(),
             network: self.network.as_str().to_owned(),
             channel_program: program.to_string(),
-            payer: self.payer.pubkey().to_string(),
+            payer: self.channel_payer().to_string(),
             payee: req.recipient.to_string(),
             mint: mint.to_string(),
             token_program: token_program.id().to_string(),
@@ -279,16 +322,32 @@ impl SolanaSessionClient {
             .ok()
             .and_then(|t| TokenProgram::from_id(&t))
             .ok_or_else(|| err("stored token program is unknown"))?;
-        let ix = ix::top_up(
-            &d.channel_program,
-            &PayerAccounts {
-                payer: self.payer.pubkey(),
-                channel,
-                mint: req.mint().map_err(err)?,
-                token_program,
-            },
-            amount,
-        );
+        let mint = req.mint().map_err(err)?;
+        let ix = match &self.wallet {
+            Some(w) => top_up_channel(
+                &w.keys(&self.payer.pubkey()),
+                &WalletChannel {
+                    channel_program: d.channel_program,
+                    payee: req.recipient,
+                    mint,
+                    token_program,
+                },
+                &channel,
+                amount,
+                w.next_nonce(),
+                false,
+            ),
+            None => ix::top_up(
+                &d.channel_program,
+                &PayerAccounts {
+                    payer: self.payer.pubkey(),
+                    channel,
+                    mint,
+                    token_program,
+                },
+                amount,
+            ),
+        };
         let msg = Message::new_with_blockhash(&[ix], Some(&fee_payer), &blockhash);
         let mut tx = VersionedTransaction {
             signatures: vec![Signature::default(); usize::from(msg.header.num_required_signatures)],
@@ -310,6 +369,10 @@ impl SolanaSessionClient {
         self.check_request(&req)?;
         let scope = scope(&self.payer.pubkey(), challenge, &req);
         self.load(&scope).await?;
+        if let Some(w) = &self.wallet {
+            w.sync_nonce(self.ledger.as_ref(), &self.payer.pubkey())
+                .await?;
+        }
         let Some(mut ch) = self.current(&scope) else {
             let (cred, record) = self.open_credential(challenge, &req, &scope)?;
             // Durable before it is sent: a crash after the server lands it must not lose the

@@ -62,6 +62,25 @@ pub const DEV_CHANNEL_PROGRAM_ID: Address =
 /// `programs/bin/SHA256SUMS` by `scripts/build-programs.sh`).
 pub const CHANNEL_PROGRAM_ELF: &[u8] = include_bytes!("../../../programs/bin/channel.so");
 
+/// Where the embedded chain loads the spending-policy program (`mppsol_solana::policy` carries
+/// the same constant; a test keeps them equal).
+pub const DEV_POLICY_PROGRAM_ID: Address =
+    Address::from_str_const("3q1STtYxB6PU8SoHjgQgqqJcPevvrXNPqBx6pGu3C8A6");
+/// Where the embedded chain loads the payments program (receipts per challenge).
+pub const DEV_PAYMENTS_PROGRAM_ID: Address =
+    Address::from_str_const("AxDNQbSdTpoUifxixQ3pADfazNGv6k24heWGqPzH5i1z");
+/// Where the embedded chain loads the example vault (a program paying by CPI).
+pub const DEV_EXAMPLE_VAULT_PROGRAM_ID: Address =
+    Address::from_str_const("FbWbBmzdNhFtQxKNQaGoHmFZU2yaAwptY9ERGrKEzjEa");
+
+/// The spending-policy program ELF (`programs/bin/policy.so`).
+pub const POLICY_PROGRAM_ELF: &[u8] = include_bytes!("../../../programs/bin/policy.so");
+/// The payments program ELF (`programs/bin/payments.so`).
+pub const PAYMENTS_PROGRAM_ELF: &[u8] = include_bytes!("../../../programs/bin/payments.so");
+/// The example-vault program ELF (`programs/bin/example_vault.so`).
+pub const EXAMPLE_VAULT_PROGRAM_ELF: &[u8] =
+    include_bytes!("../../../programs/bin/example_vault.so");
+
 #[cfg(test)]
 mod tests {
     use super::*;

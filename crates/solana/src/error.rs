@@ -173,6 +173,13 @@ pub enum VerifyError {
     /// The network does not match the server's.
     #[error("network mismatch")]
     NetworkMismatch,
+    /// A payment through the policy or payments program does not bind this challenge (wrong
+    /// program, receipt or challenge hash), or its receipt does not pay what was asked.
+    #[error("receipt: {0}")]
+    Receipt(String),
+    /// The agent's on-chain spending policy refused the payment (simulation or landing).
+    #[error("the wallet's on-chain policy refused the payment: {0}")]
+    PolicyRefused(crate::policy::PolicyErrorCode),
 }
 
 impl VerifyError {

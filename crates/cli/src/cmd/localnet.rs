@@ -38,6 +38,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "usdc": mints.usdc.address.to_string(),
                 "usdc2022": mints.usdc_2022.address.to_string(),
                 "channelProgram": mppsol_ledger::programs::DEV_CHANNEL_PROGRAM_ID.to_string(),
+                "policyProgram": mppsol_ledger::programs::DEV_POLICY_PROGRAM_ID.to_string(),
+                "paymentsProgram": mppsol_ledger::programs::DEV_PAYMENTS_PROGRAM_ID.to_string(),
             })
         );
     } else {
@@ -53,6 +55,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "  payment-channel program:                    {}",
             mppsol_ledger::programs::DEV_CHANNEL_PROGRAM_ID
+        );
+        println!(
+            "  policy / payments programs:                 {} / {}",
+            mppsol_ledger::programs::DEV_POLICY_PROGRAM_ID,
+            mppsol_ledger::programs::DEV_PAYMENTS_PROGRAM_ID
         );
         println!("  SOL: requestAirdrop; tokens: mppsol_mintTokens [owner, mint, amount]");
         println!("Ctrl-C to stop.");

@@ -12,3 +12,4 @@ pub mod pay;
 pub mod programs;
 pub mod receipt;
 pub mod serve;
+pub mod wallet;

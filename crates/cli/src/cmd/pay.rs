@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use mppsol_client::signer::{keypair_from_env, load_keypair_file};
-use mppsol_client::{ChargeMode, PayingClient, SolanaChargeClient, SpendingPolicy};
+use mppsol_client::{ChargeMode, PayingClient, PolicyWallet, SolanaChargeClient, SpendingPolicy};
 use mppsol_solana::network::Network;
+use solana_address::Address;
 
 use super::common::rpc_ledger;
 
@@ -42,6 +43,19 @@ pub struct Args {
     /// Broadcast the payment ourselves and send its signature (unsponsored challenges only).
     #[arg(long)]
     push: bool,
+    /// Pay from the policy wallet of this owner (the keypair is its agent); the wallet's
+    /// on-chain policy applies on top of --max-amount.
+    #[arg(long)]
+    policy_owner: Option<Address>,
+    /// The provider category declared to the wallet's policy (with --policy-owner).
+    #[arg(long, default_value_t = 0)]
+    policy_category: u8,
+    /// The policy program (with --policy-owner).
+    #[arg(long, default_value_t = mppsol_solana::policy::DEV_POLICY_PROGRAM_ID)]
+    policy_program: Address,
+    /// The payments program recording receipts (with --policy-owner).
+    #[arg(long, default_value_t = mppsol_solana::policy::DEV_PAYMENTS_PROGRAM_ID)]
+    payments_program: Address,
 }
 
 /// Runs `mppsol pay`.
@@ -58,7 +72,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ChargeMode::Pull
     };
-    let method = SolanaChargeClient::new(Arc::new(payer), ledger, network).with_mode(mode);
+    let mut method = SolanaChargeClient::new(Arc::new(payer), ledger, network).with_mode(mode);
+    if let Some(owner) = args.policy_owner {
+        let mut wallet = PolicyWallet::new(args.policy_program, args.payments_program, owner);
+        wallet.category = args.policy_category;
+        method = method.with_policy_wallet(wallet);
+    }
     let client = PayingClient::new(
         reqwest::Client::new(),
         vec![Arc::new(method)],

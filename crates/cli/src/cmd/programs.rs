@@ -144,7 +144,7 @@ async fn deploy(
 
 /// Signs with a fresh blockhash, sends, and waits for confirmation; a failed transaction is an
 /// error.
-async fn submit(
+pub(crate) async fn submit(
     ledger: &Arc<dyn Ledger>,
     ixs: &[Instruction],
     signers: &[&Keypair],

@@ -17,6 +17,7 @@ use mpp::{Amount, ChallengeKeyring, PriceTag, ReceiptSigner};
 use mppsol_client::signer::load_keypair_file;
 use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
+use mppsol_server::solana_charge::ReceiptPrograms;
 use mppsol_server::solana_session::watch::{self, WatchConfig};
 use mppsol_server::{
     Offer, PaidApi, PaymentConfig, PushBinding, SolanaCharge, SolanaChargeConfig, SolanaSession,
@@ -25,6 +26,7 @@ use mppsol_server::{
 use mppsol_solana::network::Network;
 use mppsol_solana::session::VoucherSigner;
 use serde::Deserialize;
+use solana_address::Address;
 
 use super::common::{challenge_secret, rpc_ledger};
 
@@ -85,6 +87,12 @@ pub struct SolanaSection {
     pub fee_payer_keypair: Option<PathBuf>,
     /// `reference` (default) or `spec`.
     pub push_binding: Option<String>,
+    /// Accept charges paid from policy wallets through this policy program and opens funded
+    /// by its `fundChannel` (default on localnet: the dev id; `"none"` disables).
+    pub policy_program: Option<String>,
+    /// Accept charges proven by this payments program's receipts (any program paying by CPI;
+    /// default on localnet: the dev id; `"none"` disables receipts and policy charges).
+    pub payments_program: Option<String>,
     /// Session offers (payment channels), for routes with `intent = "session"` or `"both"`.
     pub session: Option<SessionSection>,
 }
@@ -195,8 +203,19 @@ pub async fn build(
         Some("spec") => PushBinding::Spec,
         Some(other) => bail!("push_binding must be `reference` or `spec`, not `{other}`"),
     };
+    let (policy_program, payments_program) = program_ids(&file.solana, network)?;
+    cfg.receipt_programs = payments_program.map(|payments| ReceiptPrograms {
+        policy: policy_program,
+        payments,
+    });
     let method = Arc::new(SolanaCharge::new(cfg, ledger.clone(), store.clone()));
-    let session = session_method(file, base, network, recipient, ledger, store.clone())?;
+    let session = session_method(
+        file,
+        base,
+        (network, recipient, policy_program),
+        ledger,
+        store.clone(),
+    )?;
     let secret_path = base.join(
         file.secret_file
             .clone()
@@ -273,8 +292,7 @@ pub async fn build(
 fn session_method(
     file: &FileConfig,
     base: &Path,
-    network: Network,
-    recipient: solana_address::Address,
+    (network, recipient, policy_program): (Network, Address, Option<Address>),
     ledger: Arc<dyn Ledger>,
     store: Arc<dyn mppsol_store::Store>,
 ) -> anyhow::Result<Option<Arc<SolanaSession>>> {
@@ -315,6 +333,7 @@ fn session_method(
         Some("operator") => VoucherSigner::Operator,
         Some(other) => bail!("voucher_signer must be `client` or `operator`, not `{other}`"),
     };
+    cfg.policy_program = policy_program;
     let session = Arc::new(SolanaSession::new(cfg, ledger, store));
     if s.watch.unwrap_or(true) {
         // Detached: it runs as long as the server.
@@ -324,6 +343,36 @@ fn session_method(
         );
     }
     Ok(Some(session))
+}
+
+/// `policy_program` and `payments_program`: an address, `"none"`, or (unset) the dev id on
+/// localnet and none elsewhere.
+fn program_ids(
+    s: &SolanaSection,
+    network: Network,
+) -> anyhow::Result<(Option<Address>, Option<Address>)> {
+    let pick = |v: &Option<String>, dev: Address, key: &str| -> anyhow::Result<Option<Address>> {
+        match v.as_deref() {
+            Some("none") => Ok(None),
+            Some(a) => Ok(Some(
+                mppsol_solana::charge::request::parse_address(a)
+                    .with_context(|| format!("solana.{key} is not an address"))?,
+            )),
+            None => Ok((network == Network::Localnet).then_some(dev)),
+        }
+    };
+    Ok((
+        pick(
+            &s.policy_program,
+            mppsol_solana::policy::DEV_POLICY_PROGRAM_ID,
+            "policy_program",
+        )?,
+        pick(
+            &s.payments_program,
+            mppsol_solana::policy::DEV_PAYMENTS_PROGRAM_ID,
+            "payments_program",
+        )?,
+    ))
 }
 
 #[derive(Clone)]

@@ -892,3 +892,345 @@ fn bench_pays_a_served_route_and_every_reported_payment_landed() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `mppsol serve --config … --listen 127.0.0.1:port`, once it accepts connections.
+fn serve(config: &Path, port: u16) -> Kill {
+    let child = Kill(
+        bin()
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port);
+    child
+}
+
+/// Runs `mppsol wallet …` and returns stdout; a failure shows stderr.
+fn wallet(args: &[&str]) -> String {
+    let mut all = vec!["wallet"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "wallet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn wallet_create_fund_policy_pause_withdraw_show_over_localnet() {
+    let dir = tmp("wallet");
+    let (_localnet, info) = localnet();
+    let url = info["url"].as_str().unwrap().to_owned();
+    let usdc = info["usdc"].as_str().unwrap().to_owned();
+    let (owner_file, owner) = new_key(&dir, "owner");
+    let (funder_file, funder) = new_key(&dir, "funder");
+    let (_, agent) = new_key(&dir, "agent");
+    for who in [&owner, &funder] {
+        rpc(
+            &url,
+            "requestAirdrop",
+            serde_json::json!([who, 1_000_000_000u64]),
+        );
+    }
+    rpc(
+        &url,
+        "mppsol_mintTokens",
+        serde_json::json!([funder, usdc, 700_000u64]),
+    );
+    let (owner_file, funder_file) = (owner_file.to_str().unwrap(), funder_file.to_str().unwrap());
+    let owned = ["--rpc-url", &url, "--agent", &agent, "--owner", owner_file];
+    let target = ["--rpc-url", &url, "--agent", &agent, "--owner", &owner];
+    let show = |extra: &[&str]| -> serde_json::Value {
+        let mut a = vec!["show"];
+        a.extend_from_slice(&target);
+        a.extend_from_slice(extra);
+        serde_json::from_str(&wallet(&a)).unwrap()
+    };
+
+    let mut create = vec!["create"];
+    create.extend_from_slice(&owned);
+    create.extend_from_slice(&["--max-single", "5000", "--max-daily", "20000"]);
+    let address = wallet(&create);
+    let mut fund = vec![
+        "fund",
+        "--from",
+        funder_file,
+        "--mint",
+        &usdc,
+        "--amount",
+        "600000",
+    ];
+    fund.extend_from_slice(&target);
+    wallet(&fund);
+    let s = show(&["--mint", &usdc]);
+    assert_eq!(s["wallet"], address.as_str());
+    assert_eq!(s["agent"], agent.as_str());
+    assert_eq!(s["maxSingle"], 5000);
+    assert_eq!(s["paused"], false);
+    assert_eq!(s["vaultBalance"], 600_000);
+
+    let mut policy = vec!["policy"];
+    policy.extend_from_slice(&owned);
+    policy.extend_from_slice(&[
+        "--max-single",
+        "9000",
+        "--max-daily",
+        "90000",
+        "--counterparty",
+        &funder,
+    ]);
+    wallet(&policy);
+    let s = show(&[]);
+    assert_eq!(s["maxSingle"], 9000);
+    assert_eq!(s["counterparties"], serde_json::json!([funder]));
+
+    let mut pause = vec!["pause"];
+    pause.extend_from_slice(&owned);
+    wallet(&pause);
+    assert_eq!(show(&[])["paused"], true);
+    pause.push("--resume");
+    wallet(&pause);
+    assert_eq!(show(&[])["paused"], false);
+
+    let mut withdraw = vec!["withdraw", "--mint", &usdc, "--amount", "250000"];
+    withdraw.extend_from_slice(&owned);
+    wallet(&withdraw);
+    assert_eq!(show(&["--mint", &usdc])["vaultBalance"], 350_000);
+    // More than the vault holds: refused, nothing moves.
+    let mut too_much = vec!["wallet", "withdraw", "--mint", &usdc, "--amount", "999999"];
+    too_much.extend_from_slice(&owned);
+    assert!(!run(&too_much).status.success());
+    assert_eq!(show(&["--mint", &usdc])["vaultBalance"], 350_000);
+    // Another key names another (absent) wallet: pausing fails, this one stays live.
+    let stranger = [
+        "wallet",
+        "pause",
+        "--rpc-url",
+        &url,
+        "--agent",
+        &agent,
+        "--owner",
+        funder_file,
+    ];
+    assert!(!run(&stranger).status.success());
+    assert_eq!(show(&[])["paused"], false);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An upstream answering `n` requests with a fixed JSON body.
+fn plain_upstream(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for stream in l.incoming().take(n) {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut buf).unwrap();
+            let body = "{\"forecast\":\"sunny\"}";
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            std::io::Write::write_all(&mut s, resp.as_bytes()).unwrap();
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn agent_pays_serve_from_its_policy_wallet_and_the_chain_refuses_over_limit() {
+    let w = PolicySetup::new("policy-pay", "30000");
+    let (dir, rpc_url, usdc, seller) = (&w.dir, &w.rpc_url, &w.usdc, &w.seller);
+    let (agent_file, agent, owner_file, owner) = (&w.agent_file, &w.agent, &w.owner_file, &w.owner);
+    let owned = [
+        "--rpc-url",
+        rpc_url,
+        "--agent",
+        agent,
+        "--owner",
+        owner_file.to_str().unwrap(),
+    ];
+
+    let (upstream_port, upstream) = plain_upstream(1);
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "forecast.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[[route]]
+method = "GET"
+path = "/forecast"
+amount = "25000"
+currency = "{usdc}"
+"#
+        ),
+    )
+    .unwrap();
+    let _serve = serve(&config, port);
+    let url = format!("http://127.0.0.1:{port}/forecast");
+    let pay = |max: &str| {
+        run(&[
+            "pay",
+            &url,
+            "--max-amount",
+            max,
+            "--rpc-url",
+            rpc_url,
+            "--keypair",
+            agent_file.to_str().unwrap(),
+            "--policy-owner",
+            owner,
+        ])
+    };
+    let paid = pay("25000");
+    assert!(
+        paid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paid.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&paid.stdout),
+        "{\"forecast\":\"sunny\"}"
+    );
+    let show = [
+        "show",
+        "--rpc-url",
+        rpc_url,
+        "--agent",
+        agent,
+        "--owner",
+        owner,
+        "--mint",
+        usdc,
+    ];
+    let s: serde_json::Value = serde_json::from_str(&wallet(&show)).unwrap();
+    assert_eq!(s["vaultBalance"], 75_000);
+    assert_eq!(s["spentToday"], 25_000);
+
+    // The owner lowers the on-chain limit; the host limit (--max-amount) would still allow it.
+    let mut policy = vec!["policy", "--max-single", "20000", "--max-daily", "90000"];
+    policy.extend_from_slice(&owned);
+    wallet(&policy);
+    let refused = pay("1000000");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("OverSingleLimit"), "{stderr}");
+    let s: serde_json::Value = serde_json::from_str(&wallet(&show)).unwrap();
+    assert_eq!(s["vaultBalance"], 75_000, "nothing moved");
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn agent_pays_a_serve_session_from_its_policy_wallet_and_gets_the_refund_in_the_vault() {
+    use std::sync::Arc;
+    let w = PolicySetup::new("policy-session", "50000");
+    let (dir, rpc_url, usdc, seller) = (&w.dir, &w.rpc_url, &w.usdc, &w.seller);
+    let (agent_file, agent, owner) = (&w.agent_file, &w.agent, &w.owner);
+
+    let (upstream_port, upstream) = plain_upstream(5);
+    let port = free_port();
+    let config = dir.join("mppsol.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"realm = "tokens.test"
+upstream = "http://127.0.0.1:{upstream_port}"
+
+[solana]
+network = "localnet"
+rpc_url = "{rpc_url}"
+recipient = "{seller}"
+fee_payer_keypair = "seller.json"
+
+[solana.session]
+payee_keypair = "seller.json"
+
+[[route]]
+method = "GET"
+path = "/tokens"
+amount = "1000"
+currency = "{usdc}"
+intent = "session"
+"#
+        ),
+    )
+    .unwrap();
+    let _serve = serve(&config, port);
+    let url = format!("http://127.0.0.1:{port}/tokens");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ledger: Arc<dyn mppsol_ledger::Ledger> = Arc::new(
+            mppsol_ledger::rpc::RpcLedger::new(mppsol_ledger::rpc::RpcConfig::new(
+                rpc_url.clone(),
+                "localnet",
+            ))
+            .unwrap(),
+        );
+        let store = mppsol_store::open_store(dir.join("agent.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let agent_key = mppsol_client::signer::load_keypair_file(agent_file).unwrap();
+        let session = mppsol_client::SolanaSessionClient::new(
+            Arc::new(agent_key),
+            ledger,
+            store,
+            mppsol_solana::network::Network::Localnet,
+            10_000,
+        )
+        .with_policy_wallet(mppsol_client::PolicyWallet::new(
+            mppsol_solana::policy::DEV_POLICY_PROGRAM_ID,
+            mppsol_solana::policy::DEV_PAYMENTS_PROGRAM_ID,
+            owner.parse().unwrap(),
+        ));
+        let client = mppsol_client::PayingClient::new(
+            reqwest::Client::new(),
+            vec![Arc::new(session)],
+            mppsol_client::SpendingPolicy::default(),
+        );
+        for i in 0..5 {
+            let r = client.get(&url).await.unwrap();
+            assert_eq!(r.response.status(), 200, "request {i}");
+        }
+        let closed = client.close_session(&url).await.unwrap();
+        assert!(closed.receipt.is_some());
+    });
+    let s: serde_json::Value = serde_json::from_str(&wallet(&[
+        "show",
+        "--rpc-url",
+        rpc_url,
+        "--agent",
+        agent,
+        "--owner",
+        owner,
+        "--mint",
+        usdc,
+    ]))
+    .unwrap();
+    assert_eq!(
+        s["spentToday"], 10_000,
+        "the deposit went through the policy"
+    );
+    assert_eq!(
+        s["vaultBalance"], 95_000,
+        "5 × 1_000 paid, the rest refunded"
+    );
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -47,6 +47,9 @@ pub struct EmbeddedConfig {
     pub faucet_lamports: u64,
     /// Where to load the bundled payment-channel program at genesis (`None`: not loaded).
     pub channel_program: Option<Address>,
+    /// Load the bundled policy, payments and example-vault programs at their dev ids
+    /// (`crate::programs::DEV_*`) at genesis.
+    pub policy_programs: bool,
 }
 
 impl Default for EmbeddedConfig {
@@ -60,6 +63,7 @@ impl Default for EmbeddedConfig {
             // 500 million SOL: far more than any test spends, well below u64::MAX.
             faucet_lamports: 500_000_000 * 1_000_000_000,
             channel_program: Some(crate::programs::DEV_CHANNEL_PROGRAM_ID),
+            policy_programs: true,
         }
     }
 }
@@ -123,6 +127,18 @@ impl EmbeddedLedger {
                     Some(id) => chain.add_program(id, crate::programs::CHANNEL_PROGRAM_ELF),
                     None => Ok(()),
                 };
+                let loaded = loaded.and_then(|()| {
+                    if !config.policy_programs {
+                        return Ok(());
+                    }
+                    use crate::programs as p;
+                    chain.add_program(p::DEV_POLICY_PROGRAM_ID, p::POLICY_PROGRAM_ELF)?;
+                    chain.add_program(p::DEV_PAYMENTS_PROGRAM_ID, p::PAYMENTS_PROGRAM_ELF)?;
+                    chain.add_program(
+                        p::DEV_EXAMPLE_VAULT_PROGRAM_ID,
+                        p::EXAMPLE_VAULT_PROGRAM_ELF,
+                    )
+                });
                 let mints = loaded.and_then(|()| {
                     dev_assets::create_dev_mints(&mut chain, config.seed, config.usdc_2022_fee)
                 });

@@ -15,6 +15,7 @@ use mpp::{
 use mppsol_ledger::{BlockhashInfo, Commitment, Ledger};
 use mppsol_solana::charge::request::{ChargeRequest, MethodDetails, Split};
 use mppsol_solana::charge::verify::PullPolicy;
+pub use mppsol_solana::charge::verify::policy::ReceiptPrograms;
 use mppsol_solana::network::Network;
 use mppsol_store::Store;
 use serde_json::{Map, Value};
@@ -61,6 +62,10 @@ pub struct SolanaChargeConfig {
     pub splits: Vec<Split>,
     /// How long a fetched blockhash is reused for new challenges.
     pub blockhash_ttl: Duration,
+    /// Accept payments through these programs: pull transactions calling the policy
+    /// program's `payWithReceipt`, push payments whose receipt the payments program wrote
+    /// (`None`: plain transfers only). The dev ids on localnet.
+    pub receipt_programs: Option<ReceiptPrograms>,
 }
 
 impl SolanaChargeConfig {
@@ -83,6 +88,13 @@ impl SolanaChargeConfig {
             blockhash_ttl: match network {
                 Network::Localnet => LOCALNET_BLOCKHASH_TTL,
                 _ => Duration::from_secs(5),
+            },
+            receipt_programs: match network {
+                Network::Localnet => Some(ReceiptPrograms {
+                    policy: Some(mppsol_solana::policy::DEV_POLICY_PROGRAM_ID),
+                    payments: mppsol_solana::policy::DEV_PAYMENTS_PROGRAM_ID,
+                }),
+                _ => None,
             },
         }
     }

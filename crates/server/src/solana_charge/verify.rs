@@ -9,11 +9,18 @@ use mppsol_ledger::{Commitment, LandedTransaction, LedgerError};
 use mppsol_solana::VerifyError;
 use mppsol_solana::charge::payload::{ChargePayload, decode_signature, decode_transaction};
 use mppsol_solana::charge::request::{ChargeRequest, Currency};
+use mppsol_solana::charge::verify::policy::{
+    ReceiptPrograms, calls_program, check_policy_pull_transaction, check_receipt_payment,
+};
 use mppsol_solana::charge::verify::settled::{BalanceChange, check_settled};
 use mppsol_solana::charge::verify::{
     ChargeTerms, CheckedPayment, check_pull_transaction, check_push_transaction, cosign,
 };
+use mppsol_solana::policy::{
+    PaymentsErrorCode, PolicyErrorCode, challenge_hash, find_receipt_address,
+};
 use mppsol_store::ConsumeOutcome;
+use solana_address::Address;
 use solana_signature::Signature;
 use solana_transaction::versioned::VersionedTransaction;
 
@@ -105,7 +112,17 @@ async fn pull(
     b64: &str,
 ) -> Result<Signature, MethodError> {
     let mut tx = decode_transaction(b64).map_err(refused)?;
-    let checked = check_pull_transaction(&tx, terms, &m.cfg.policy).map_err(refused)?;
+    let checked = match &m.cfg.receipt_programs {
+        Some(
+            programs @ ReceiptPrograms {
+                policy: Some(p), ..
+            },
+        ) if calls_program(&tx, p) => {
+            check_policy_pull_transaction(&tx, terms, &m.cfg.policy, programs, challenge_id)
+        }
+        _ => check_pull_transaction(&tx, terms, &m.cfg.policy),
+    }
+    .map_err(refused)?;
     if terms.request.sponsor().is_some() {
         let Some(key) = &m.cfg.fee_payer else {
             return Err(refused(VerifyError::PushNotAllowedWhenSponsored));
@@ -122,7 +139,7 @@ async fn pull(
         })?;
         if let Some(err) = sim.err {
             release(m, &signature, challenge_id).await;
-            return Err(refused(VerifyError::SimulationFailed(err)));
+            return Err(refused(on_chain_refusal(err)));
         }
         match m.ledger.send(&tx).await {
             Ok(_) | Err(LedgerError::AlreadyProcessed) => {}
@@ -130,9 +147,7 @@ async fn pull(
                 // Refused by the cluster before landing.
                 release(m, &signature, challenge_id).await;
                 return Err(match e {
-                    LedgerError::TransactionFailed { err, .. } => {
-                        refused(VerifyError::SimulationFailed(err))
-                    }
+                    LedgerError::TransactionFailed { err, .. } => refused(on_chain_refusal(err)),
                     _ => MethodError::new(
                         ProblemType::VerificationFailed,
                         "the transaction's blockhash expired; pay a fresh challenge",
@@ -146,6 +161,19 @@ async fn pull(
     }
     settle(m, &tx_signature_or(&tx, signature), &checked, terms).await?;
     Ok(signature)
+}
+
+/// A failed simulation or send; a spending-policy denial is named as such (the agent's
+/// wallet refused, not our checks).
+fn on_chain_refusal(err: String) -> VerifyError {
+    if let Some(code) = PolicyErrorCode::from_error_text(&err) {
+        return VerifyError::PolicyRefused(code);
+    }
+    // The payments program's reason, named (e.g. ReceiptAlreadyExists: this challenge is paid).
+    match mppsol_solana::custom_code(&err).and_then(PaymentsErrorCode::from_code) {
+        Some(code) => VerifyError::SimulationFailed(format!("{err} ({code})")),
+        None => VerifyError::SimulationFailed(err),
+    }
 }
 
 fn tx_signature_or(tx: &VersionedTransaction, fallback: Signature) -> Signature {
@@ -171,9 +199,27 @@ async fn push(
         }
         Err(e) => return Err(e),
     };
+    let receipt = match receipt_of(m, &landed, challenge_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            release(m, &signature, challenge_id).await;
+            return Err(e);
+        }
+    };
     let result = (|| {
         if let Some(err) = &landed.err {
             return Err(VerifyError::FailedOnChain(err.clone()));
+        }
+        if let (Some(programs), Some((owner, data))) = (&m.cfg.receipt_programs, &receipt) {
+            let checked = check_receipt_payment(
+                &landed.transaction,
+                terms,
+                programs,
+                challenge_id,
+                owner,
+                data,
+            )?;
+            return check_settled(&checked.legs, &balance_changes(&landed, terms.request));
         }
         let checked = check_push_transaction(&landed.transaction, terms)?;
         if m.cfg.push_binding == PushBinding::Reference && !checked.bound_to_reference {
@@ -188,6 +234,33 @@ async fn push(
         return Err(refused(e));
     }
     Ok(signature)
+}
+
+/// The challenge's receipt account (owner, data) when the landed transaction lists it: then
+/// the payment was made through the payments program (by any program) and the receipt is
+/// what proves it.
+async fn receipt_of(
+    m: &SolanaCharge,
+    landed: &LandedTransaction,
+    challenge_id: &str,
+) -> Result<Option<(Address, Vec<u8>)>, MethodError> {
+    let Some(programs) = &m.cfg.receipt_programs else {
+        return Ok(None);
+    };
+    let address = find_receipt_address(&programs.payments, &challenge_hash(challenge_id)).0;
+    if !landed
+        .transaction
+        .message
+        .static_account_keys()
+        .contains(&address)
+    {
+        return Ok(None);
+    }
+    let account = m.ledger.get_account(&address).await.map_err(ledger_error)?;
+    Ok(Some(account.map_or_else(
+        || (Address::default(), Vec::new()),
+        |a| (a.owner, a.data),
+    )))
 }
 
 /// Consumes the signature for this challenge. `Ok(true)` means this challenge had already

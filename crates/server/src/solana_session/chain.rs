@@ -73,8 +73,12 @@ pub(crate) fn explain(err: &str) -> String {
         .nth(1)
         .and_then(|s| s.split(')').next())
         .and_then(|n| n.trim().parse::<u32>().ok());
-    match code.and_then(mppsol_solana::channel::ChannelErrorCode::from_code) {
-        Some(c) => format!("{err} ({})", c.name()),
+    if let Some(c) = code.and_then(mppsol_solana::channel::ChannelErrorCode::from_code) {
+        return format!("{err} ({})", c.name());
+    }
+    // Opened or topped up through a policy wallet: the wallet's rules refused.
+    match mppsol_solana::policy::PolicyErrorCode::from_error_text(err) {
+        Some(c) => format!("{err}; {}", mppsol_solana::VerifyError::PolicyRefused(c)),
         None => err.to_owned(),
     }
 }

@@ -269,8 +269,15 @@ pub(super) async fn top_up(
         .map_err(|_| MethodError::verification("stored payer is unreadable"))?;
     let mut tx = decode_transaction(&t.transaction)
         .map_err(|e| MethodError::new(ProblemType::MalformedCredential, e.to_string()))?;
-    check_top_up_transaction(&tx, t, &payer, &m.operator(), &m.cfg.channel_program)
-        .map_err(|e| MethodError::verification(e.to_string()))?;
+    check_top_up_transaction(
+        &tx,
+        t,
+        &payer,
+        &m.operator(),
+        &m.cfg.channel_program,
+        m.cfg.policy_program.as_ref(),
+    )
+    .map_err(|e| MethodError::verification(e.to_string()))?;
     cosign(&mut tx, m.cfg.operator.as_ref())
         .map_err(|e| MethodError::verification(e.to_string()))?;
     let sig = send_and_confirm(m, &tx).await?;

@@ -71,6 +71,9 @@ pub struct SolanaSessionConfig {
     pub commitment: Commitment,
     /// How long to wait for it.
     pub confirm_timeout: Duration,
+    /// Accept opens and top-ups made through this policy program's `fundChannel` /
+    /// `topUpChannel` (a policy wallet as the channel's payer). The dev id on localnet.
+    pub policy_program: Option<Address>,
 }
 
 impl SolanaSessionConfig {
@@ -98,6 +101,8 @@ impl SolanaSessionConfig {
             treasury_owner: DEV_TREASURY_OWNER,
             commitment: Commitment::Confirmed,
             confirm_timeout: Duration::from_secs(30),
+            policy_program: (network == Network::Localnet)
+                .then_some(mppsol_solana::policy::DEV_POLICY_PROGRAM_ID),
         }
     }
 }

@@ -6,7 +6,7 @@ use mppsol_solana::channel::splits::distribution_hash;
 use mppsol_solana::channel::{ChannelStatus, DistributionSplit};
 use mppsol_solana::charge::payload::decode_transaction;
 use mppsol_solana::charge::verify::cosign;
-use mppsol_solana::session::verify::{OpenTerms, check_open_transaction};
+use mppsol_solana::session::verify::{OpenTerms, Route, check_open_transaction};
 use mppsol_solana::session::{OpenAction, SessionRequest, VoucherSigner};
 use mppsol_store::{ChannelRecord, SessionStatus};
 use tracing::info;
@@ -73,6 +73,7 @@ pub(super) async fn open(
             program: &m.cfg.channel_program,
             token_program: info.program,
             current_slot,
+            policy_program: m.cfg.policy_program.as_ref(),
         },
     )
     .map_err(refused)?;
@@ -96,6 +97,10 @@ pub(super) async fn open(
         .await?
         .ok_or_else(|| refused("the open transaction landed but the channel is missing"))?;
     let splits: Vec<DistributionSplit> = checked.args.splits.clone();
+    let rent_payer = match checked.route {
+        Route::Direct => operator,
+        Route::PolicyWallet { agent, .. } => agent,
+    };
     let ok = state.payer == open.payer
         && state.payee == req.recipient
         && state.mint == mint
@@ -104,7 +109,7 @@ pub(super) async fn open(
         && state.open_slot == open.open_slot
         && state.authorized_signer == open.authorized_signer
         && state.distribution_hash == distribution_hash(&splits)
-        && state.rent_payer == operator
+        && state.rent_payer == rent_payer
         && state.status == ChannelStatus::Open
         && state.closure_started_at == 0;
     if !ok {

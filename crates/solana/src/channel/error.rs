@@ -1,42 +1,10 @@
 //! The channel program's error codes, so a client or server can turn `Custom(n)` into a reason.
 
-macro_rules! codes {
-    ($($name:ident = $code:literal : $msg:literal,)*) => {
-        /// A channel program error (`ProgramError::Custom(code)`).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u32)]
-        pub enum ChannelErrorCode {
-            $(#[doc = $msg] $name = $code,)*
-        }
+use crate::program_error::program_error_codes;
 
-        impl ChannelErrorCode {
-            /// Every code, ascending.
-            pub const ALL: &'static [ChannelErrorCode] = &[$(ChannelErrorCode::$name,)*];
-
-            /// The numeric code.
-            pub fn code(self) -> u32 {
-                self as u32
-            }
-
-            /// The variant name, as the reference IDL spells it (PascalCase).
-            pub fn name(self) -> &'static str {
-                match self { $(ChannelErrorCode::$name => stringify!($name),)* }
-            }
-
-            /// What went wrong.
-            pub fn message(self) -> &'static str {
-                match self { $(ChannelErrorCode::$name => $msg,)* }
-            }
-
-            /// The code's variant, if the program defines it.
-            pub fn from_code(code: u32) -> Option<ChannelErrorCode> {
-                match code { $($code => Some(ChannelErrorCode::$name),)* _ => None }
-            }
-        }
-    };
-}
-
-codes! {
+program_error_codes! {
+    /// A channel program error (`ProgramError::Custom(code)`).
+    ChannelErrorCode {
     MissingRequiredSignature = 1: "a required signer did not sign",
     InvalidChannelStatus = 2: "the channel is not in the status this instruction needs",
     InvalidAccountDiscriminator = 3: "the account is not a channel",
@@ -106,13 +74,7 @@ codes! {
     DistributeBalanceCalculationOverflow = 2411: "escrow arithmetic underflow",
     DistributePayerBalanceOverflow = 2412: "rent payer lamports overflow",
     ChannelCloseTooEarly = 2414: "reclaim before openSlot + OPEN_SLOT_WINDOW has passed",
-}
-
-impl std::fmt::Display for ChannelErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.name(), self.code(), self.message())
-    }
-}
+}}
 
 #[cfg(test)]
 mod tests {

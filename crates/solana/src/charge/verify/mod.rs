@@ -10,6 +10,7 @@
 
 pub mod instructions;
 pub mod legs;
+pub mod policy;
 pub mod settled;
 
 use solana_address::Address;
@@ -63,7 +64,7 @@ pub struct ChargeTerms<'a> {
 }
 
 impl ChargeTerms<'_> {
-    fn asset(&self) -> Result<Asset, VerifyError> {
+    pub(crate) fn asset(&self) -> Result<Asset, VerifyError> {
         let currency = self.request.currency()?;
         let program = match currency {
             Currency::Sol => None,
@@ -101,6 +102,49 @@ pub fn check_pull_transaction(
     terms: &ChargeTerms<'_>,
     policy: &PullPolicy,
 ) -> Result<CheckedPayment, VerifyError> {
+    let Envelope {
+        keys,
+        n_signers,
+        fee_payer,
+        sponsor,
+    } = check_envelope(tx, terms, policy)?;
+    let msg = &tx.message;
+    let decoded = msg
+        .instructions()
+        .iter()
+        .map(|ix| decode(keys, ix))
+        .collect::<Result<Vec<_>, _>>()?;
+    let asset = terms.asset()?;
+    let is_signer = |a: &Address| keys[..n_signers].contains(a);
+    let ctx = AllowlistContext {
+        terms,
+        asset: &asset,
+        policy,
+        fee_payer,
+        sponsor,
+        is_signer: &is_signer,
+    };
+    check_allowlist(&decoded, &ctx)?;
+    let legs = legs::match_legs(terms.request, &asset, &decoded, true)?;
+    finish(terms, &decoded, legs)
+}
+
+/// What the envelope checks resolved.
+pub(crate) struct Envelope<'t> {
+    pub(crate) keys: &'t [Address],
+    pub(crate) n_signers: usize,
+    pub(crate) fee_payer: Address,
+    pub(crate) sponsor: Option<Address>,
+}
+
+/// The rules every pull transaction meets whatever it pays with: legacy or v0 without lookup
+/// tables, the fee payer where the challenge says (and the server key absent when not
+/// sponsored), bounded signers, every present signature valid.
+pub(crate) fn check_envelope<'t>(
+    tx: &'t VersionedTransaction,
+    terms: &ChargeTerms<'_>,
+    policy: &PullPolicy,
+) -> Result<Envelope<'t>, VerifyError> {
     let msg = &tx.message;
     if !matches!(
         msg,
@@ -148,29 +192,17 @@ pub fn check_pull_transaction(
         }
     }
 
-    let decoded = msg
-        .instructions()
-        .iter()
-        .map(|ix| decode(keys, ix))
-        .collect::<Result<Vec<_>, _>>()?;
-    let asset = terms.asset()?;
-    let is_signer = |a: &Address| keys[..n_signers].contains(a);
-    let ctx = AllowlistContext {
-        terms,
-        asset: &asset,
-        policy,
+    Ok(Envelope {
+        keys,
+        n_signers,
         fee_payer,
         sponsor,
-        is_signer: &is_signer,
-    };
-    check_allowlist(&decoded, &ctx)?;
-    let legs = legs::match_legs(terms.request, &asset, &decoded, true)?;
-    finish(terms, &decoded, legs)
+    })
 }
 
 /// What the allowlist needs besides the instructions (bundled: the upstream BPF backend is not
 /// involved here, but six loose arguments read worse than one struct).
-struct AllowlistContext<'a> {
+pub(crate) struct AllowlistContext<'a> {
     terms: &'a ChargeTerms<'a>,
     asset: &'a Asset,
     policy: &'a PullPolicy,
@@ -179,7 +211,10 @@ struct AllowlistContext<'a> {
     is_signer: &'a dyn Fn(&Address) -> bool,
 }
 
-fn check_allowlist(decoded: &[Decoded], ctx: &AllowlistContext<'_>) -> Result<(), VerifyError> {
+pub(crate) fn check_allowlist(
+    decoded: &[Decoded],
+    ctx: &AllowlistContext<'_>,
+) -> Result<(), VerifyError> {
     let AllowlistContext {
         terms,
         asset,
