@@ -4,6 +4,7 @@
 use litesvm::LiteSVM;
 use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::policy::ix::{self, Payment, WalletKeys};
+use mppsol_solana::policy::receipt::PayAccounts;
 use mppsol_solana::policy::state::CategorySet;
 use mppsol_solana::policy::{
     Counterparties, DEV_EXAMPLE_VAULT_PROGRAM_ID, DEV_PAYMENTS_PROGRAM_ID, DEV_POLICY_PROGRAM_ID,
@@ -259,6 +260,24 @@ impl Env {
         } else {
             self.send(&[ix], &[&agent])
         }
+    }
+
+    /// A funded keypair holding `balance` in its ATA, and the accounts of a direct payments
+    /// `pay` from it to a fresh server (returned too) that signs alone and funds the receipt.
+    pub fn direct_payer(&mut self, balance: u64) -> (Keypair, PayAccounts, Address) {
+        let payer = Keypair::new();
+        self.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
+        let source = self.token_account(&payer.pubkey(), balance);
+        let (server, destination) = self.recipient();
+        let a = PayAccounts {
+            authority: payer.pubkey(),
+            rent_payer: payer.pubkey(),
+            source,
+            destination,
+            mint: self.mint,
+            token_program: self.tp,
+        };
+        (payer, a, server)
     }
 
     /// A fresh recipient with an empty ATA.

@@ -20,7 +20,6 @@ use mppsol_cpi::util::{le_u64, pda_bump};
 use pinocchio::{
     AccountView, Address, ProgramResult,
     cpi::{Seed, Signer},
-    error::ProgramError,
 };
 
 #[cfg(target_arch = "bpf")]
@@ -49,11 +48,7 @@ pub enum VaultError {
     AuthorityMismatch = 8003,
 }
 
-impl From<VaultError> for ProgramError {
-    fn from(e: VaultError) -> Self {
-        ProgramError::Custom(e as u32)
-    }
-}
+mppsol_cpi::program_error!(VaultError);
 
 /// The dispatcher.
 #[inline(always)]
@@ -65,23 +60,23 @@ pub fn process_instruction(
     match data.first() {
         Some(&1) => buy_quote(program_id, accounts, data),
         Some(&2) => buy_quote_via_policy(program_id, accounts, data),
-        _ => Err(VaultError::InvalidInstructionData.into()),
+        _ => fail(VaultError::InvalidInstructionData),
     }
 }
 
 #[inline(always)]
 fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
     if accounts.len() != 10 {
-        return Err(VaultError::WrongAccountCount.into());
+        return fail(VaultError::WrongAccountCount);
     }
     if data.len() != 41 {
-        return Err(VaultError::InvalidInstructionData.into());
+        return fail(VaultError::InvalidInstructionData);
     }
     let owner = &accounts[0];
     let authority = &accounts[2];
     let payments_program = &accounts[9];
     if !owner.is_signer() {
-        return Err(VaultError::MissingRequiredSignature.into());
+        return fail(VaultError::MissingRequiredSignature);
     }
     let seeds_in = [
         VAULT_SEED,
@@ -89,7 +84,7 @@ fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> Pro
         payments_program.address().as_ref(),
     ];
     let Some(bump) = pda_bump(authority.address(), &seeds_in, program_id) else {
-        return Err(VaultError::AuthorityMismatch.into());
+        return fail(VaultError::AuthorityMismatch);
     };
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&data[9..41]);
@@ -123,16 +118,16 @@ fn buy_quote_via_policy(
     data: &[u8],
 ) -> ProgramResult {
     if accounts.len() != 11 {
-        return Err(VaultError::WrongAccountCount.into());
+        return fail(VaultError::WrongAccountCount);
     }
     if data.len() < 18 {
-        return Err(VaultError::InvalidInstructionData.into());
+        return fail(VaultError::InvalidInstructionData);
     }
     let owner = &accounts[0];
     let agent = &accounts[1];
     let policy_program = &accounts[10];
     if !owner.is_signer() {
-        return Err(VaultError::MissingRequiredSignature.into());
+        return fail(VaultError::MissingRequiredSignature);
     }
     let seeds_in = [
         AGENT_SEED,
@@ -140,7 +135,7 @@ fn buy_quote_via_policy(
         policy_program.address().as_ref(),
     ];
     let Some(bump) = pda_bump(agent.address(), &seeds_in, program_id) else {
-        return Err(VaultError::AuthorityMismatch.into());
+        return fail(VaultError::AuthorityMismatch);
     };
     let bump = [bump];
     let seeds = [
