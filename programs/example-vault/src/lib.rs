@@ -8,6 +8,9 @@
 //! |---|---|---|---|
 //! | 1 | buyQuote | `amount u64 \|\| challenge_hash [32]` | owner (s), rentPayer (s,w), vaultAuthority, vault (w), oracleTokenAccount (w), mint, receipt (w), tokenProgram, systemProgram, paymentsProgram |
 //! | 2 | buyQuoteViaPolicy | `amount u64 \|\| nonce u64 \|\| category u8 \|\| memo` | owner (s), agentAuthority, walletOwner, wallet (w), walletVault (w), oracle, oracleTokenAccount (w), mint, tokenProgram, memoProgram, policyProgram |
+//! | 3 | buyQuoteViaPolicyWithReceipt | `amount u64 \|\| nonce u64 \|\| category u8 \|\| challenge_hash [32] \|\| memo` | as 2, then paymentsProgram, receipt (w), systemProgram; the agent PDA (holding lamports) funds the receipt |
+//!
+//! | 4 | topUpViaPolicy | `nonce u64 \|\| amount u64` | agent (s), walletOwner, wallet (w), channelProgram, channel (w), walletVault (w), escrow (w), mint, tokenProgram, policyProgram — a keypair agent's signature forwarded, no PDA |
 //!
 //! `vaultAuthority = PDA(["vault", owner, paymentsProgram])` owns `vault`; binding the payments
 //! program into the seeds means the PDA only ever signs for the program it was funded for.
@@ -15,7 +18,7 @@
 #![no_std]
 
 use mppsol_cpi::payments::PayCharge;
-use mppsol_cpi::policy::PayViaPolicy;
+use mppsol_cpi::policy::{PayViaPolicy, ReceiptAccounts, TopUpChannelViaPolicy};
 use mppsol_cpi::util::{le_u64, pda_bump};
 use pinocchio::{
     AccountView, Address, ProgramResult,
@@ -59,7 +62,9 @@ pub fn process_instruction(
 ) -> ProgramResult {
     match data.first() {
         Some(&1) => buy_quote(program_id, accounts, data),
-        Some(&2) => buy_quote_via_policy(program_id, accounts, data),
+        Some(&2) => buy_quote_via_policy(program_id, accounts, data, false),
+        Some(&3) => buy_quote_via_policy(program_id, accounts, data, true),
+        Some(&4) => top_up_via_policy(accounts, data),
         _ => fail(VaultError::InvalidInstructionData),
     }
 }
@@ -116,13 +121,27 @@ fn buy_quote_via_policy(
     program_id: &Address,
     accounts: &[AccountView],
     data: &[u8],
+    with_receipt: bool,
 ) -> ProgramResult {
-    if accounts.len() != 11 {
+    if accounts.len() != if with_receipt { 14 } else { 11 } {
         return fail(VaultError::WrongAccountCount);
     }
-    if data.len() < 18 {
+    let memo_at = if with_receipt { 50 } else { 18 };
+    if data.len() < memo_at {
         return fail(VaultError::InvalidInstructionData);
     }
+    let mut hash = [0u8; 32];
+    let receipt = if with_receipt {
+        hash.copy_from_slice(&data[18..50]);
+        Some(ReceiptAccounts {
+            payments_program: &accounts[11],
+            receipt: &accounts[12],
+            system_program: &accounts[13],
+            challenge_hash: &hash,
+        })
+    } else {
+        None
+    };
     let owner = &accounts[0];
     let agent = &accounts[1];
     let policy_program = &accounts[10];
@@ -155,11 +174,39 @@ fn buy_quote_via_policy(
         token_program: &accounts[8],
         memo_program: &accounts[9],
         policy_program,
-        receipt: None,
+        receipt,
         amount: le_u64(data, 1),
         nonce: le_u64(data, 9),
         category: data[17],
-        memo: &data[18..],
+        memo: &data[memo_at..],
     }
     .invoke_signed(policy_program.address(), &[Signer::from(&seeds)])
+}
+
+/// Forwards the (keypair) agent's signature to the policy's `topUpChannel`: a program composing
+/// a wallet-funded channel top-up into its own instruction.
+#[inline(always)]
+fn top_up_via_policy(accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+    if accounts.len() != 10 {
+        return fail(VaultError::WrongAccountCount);
+    }
+    if data.len() != 17 {
+        return fail(VaultError::InvalidInstructionData);
+    }
+    let policy_program = &accounts[9];
+    TopUpChannelViaPolicy {
+        agent: &accounts[0],
+        owner: &accounts[1],
+        wallet: &accounts[2],
+        channel_program: &accounts[3],
+        channel: &accounts[4],
+        vault: &accounts[5],
+        escrow: &accounts[6],
+        mint: &accounts[7],
+        token_program: &accounts[8],
+        policy_program,
+        nonce: le_u64(data, 1),
+        amount: le_u64(data, 9),
+    }
+    .invoke_signed(policy_program.address(), &[])
 }
