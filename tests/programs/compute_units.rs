@@ -18,7 +18,7 @@ use crate::harness::{Env, SLOT0, default_policy};
 #[test]
 fn compute_units_per_instruction() {
     let mut rows: Vec<(&str, u64)> = Vec::new();
-    let mut env = Env::bare();
+    let mut env = Env::deterministic();
     let owner = env.owner.insecure_clone();
     let agent = env.agent.insecure_clone();
     rows.push((
@@ -62,7 +62,7 @@ fn compute_units_per_instruction() {
     ));
     let c = WalletChannel {
         channel_program: DEV_CHANNEL_PROGRAM_ID,
-        payee: Address::new_unique(),
+        payee: Address::new_from_array([200; 32]),
         mint: env.mint,
         token_program: env.tp,
     };
