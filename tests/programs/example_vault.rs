@@ -1,10 +1,10 @@
 //! Another program paying through the CPI primitive (`programs/cpi`), from its own PDA.
 
-use mppsol_solana::policy::ix::{self, WalletKeys};
+use mppsol_solana::policy::ix;
 use mppsol_solana::policy::{
     DEV_EXAMPLE_VAULT_PROGRAM_ID as VAULT, DEV_PAYMENTS_PROGRAM_ID as PAYMENTS,
     DEV_POLICY_PROGRAM_ID as POLICY, PaymentReceipt, PaymentsErrorCode as P, PolicyErrorCode as E,
-    challenge_hash, example_vault_agent, example_vault_authority, find_receipt_address,
+    challenge_hash, example_vault_authority, find_receipt_address,
 };
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -80,20 +80,23 @@ fn vault_refuses_an_authority_that_is_not_its_pda() {
     assert_eq!(custom(&err), Some(8003));
 }
 
-#[test]
-fn vault_agent_pays_through_a_policy_wallet_and_the_policy_still_applies() {
+/// A chain where the example vault's agent PDA is the agent of a policy wallet (default policy)
+/// whose vault holds 10 000: (env, the vault owner, the routing, the wallet's vault).
+fn vault_agent_wallet() -> (Env, Keypair, ix::ExampleViaPolicy, solana_address::Address) {
     let mut env = Env::bare();
     let vault_owner = Keypair::new();
     env.svm
         .airdrop(&vault_owner.pubkey(), 1_000_000_000)
         .unwrap();
-    // A policy wallet whose agent is the vault program's PDA.
-    let agent = example_vault_agent(&VAULT, &vault_owner.pubkey(), &POLICY);
-    let k = WalletKeys {
-        program: POLICY,
-        owner: env.owner.pubkey(),
-        agent,
+    let via = ix::ExampleViaPolicy {
+        program: VAULT,
+        policy_program: POLICY,
+        owner: vault_owner.pubkey(),
+        wallet_owner: env.owner.pubkey(),
     };
+    let k = via.wallet_keys();
+    // The agent PDA funds receipts, so it holds lamports (a system account without data).
+    env.svm.airdrop(&k.agent, 100_000_000).unwrap();
     let owner = env.owner.insecure_clone();
     env.send(
         &[ix::create_wallet(&k, &default_policy()).unwrap()],
@@ -101,13 +104,13 @@ fn vault_agent_pays_through_a_policy_wallet_and_the_policy_still_applies() {
     )
     .unwrap();
     let wallet_vault = env.token_account(&k.wallet(), 10_000);
+    (env, vault_owner, via, wallet_vault)
+}
+
+#[test]
+fn vault_agent_pays_through_a_policy_wallet_and_the_policy_still_applies() {
+    let (mut env, vault_owner, via, wallet_vault) = vault_agent_wallet();
     let (oracle, oracle_ata) = env.recipient();
-    let via = ix::ExampleViaPolicy {
-        program: VAULT,
-        policy_program: POLICY,
-        owner: vault_owner.pubkey(),
-        wallet_owner: env.owner.pubkey(),
-    };
     let p = env.payment(&oracle, 450, 1);
     env.send(
         &[ix::example_buy_quote_via_policy(&via, &p)],
@@ -128,27 +131,8 @@ fn vault_agent_pays_through_a_policy_wallet_and_the_policy_still_applies() {
 
 #[test]
 fn vault_agent_pays_through_the_policy_with_a_receipt() {
-    let mut env = Env::bare();
-    let vault_owner = Keypair::new();
-    env.svm
-        .airdrop(&vault_owner.pubkey(), 1_000_000_000)
-        .unwrap();
-    let via = ix::ExampleViaPolicy {
-        program: VAULT,
-        policy_program: POLICY,
-        owner: vault_owner.pubkey(),
-        wallet_owner: env.owner.pubkey(),
-    };
+    let (mut env, vault_owner, via, wallet_vault) = vault_agent_wallet();
     let k = via.wallet_keys();
-    // The agent PDA funds the receipt, so it holds lamports (a system account without data).
-    env.svm.airdrop(&k.agent, 100_000_000).unwrap();
-    let owner = env.owner.insecure_clone();
-    env.send(
-        &[ix::create_wallet(&k, &default_policy()).unwrap()],
-        &[&owner],
-    )
-    .unwrap();
-    let wallet_vault = env.token_account(&k.wallet(), 10_000);
     let (oracle, oracle_ata) = env.recipient();
     let hash = challenge_hash("quote-with-receipt");
     let p = env.payment(&oracle, 300, 1);
