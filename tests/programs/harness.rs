@@ -155,8 +155,23 @@ impl Env {
         let create = ix::create_wallet(&env.k, policy).unwrap();
         env.send(&[create], &[&env.owner.insecure_clone()])
             .expect("create wallet");
-        let wallet = env.k.wallet();
-        env.token_account(&wallet, VAULT_START);
+        // The vault: created by the real ATA program for the wallet PDA, funded by a real
+        // TransferChecked from the owner's account.
+        let owner = env.owner.insecure_clone();
+        let source = env.token_account(&owner.pubkey(), VAULT_START);
+        let vault = env.vault();
+        let deposit = mppsol_solana::token::transfer_checked(
+            env.tp,
+            &source,
+            &env.mint,
+            &vault,
+            &owner.pubkey(),
+            VAULT_START,
+            6,
+        );
+        let create = ix::create_vault(&env.k, &owner.pubkey(), &env.mint, env.tp);
+        env.send(&[create, deposit], &[&owner])
+            .expect("create and fund the vault");
         env
     }
 

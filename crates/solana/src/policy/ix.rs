@@ -83,6 +83,22 @@ impl WalletKeys {
     }
 }
 
+/// Creates the wallet's vault for `mint` (the ATA program's `CreateIdempotent`, paid by
+/// `funder`); anyone may then deposit into it.
+pub fn create_vault(
+    k: &WalletKeys,
+    funder: &Address,
+    mint: &Address,
+    tp: TokenProgram,
+) -> Instruction {
+    spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
+        funder,
+        &k.wallet(),
+        mint,
+        &tp.id(),
+    )
+}
+
 /// `createWallet`: the owner creates the wallet (and pays its rent).
 pub fn create_wallet(k: &WalletKeys, policy: &PolicyConfig) -> Result<Instruction, PolicyError> {
     let mut data = vec![disc::CREATE_WALLET];
