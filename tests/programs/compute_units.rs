@@ -5,13 +5,12 @@
 use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::channel::ix::OpenArgs;
 use mppsol_solana::policy::ix::{self, WalletChannel};
-use mppsol_solana::policy::receipt::{self, PayAccounts};
+use mppsol_solana::policy::receipt;
 use mppsol_solana::policy::{
     DEV_EXAMPLE_VAULT_PROGRAM_ID as VAULT, DEV_PAYMENTS_PROGRAM_ID as PAYMENTS, challenge_hash,
     example_vault_authority,
 };
 use solana_address::Address;
-use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::harness::{Env, SLOT0, default_policy};
@@ -19,7 +18,7 @@ use crate::harness::{Env, SLOT0, default_policy};
 #[test]
 fn compute_units_per_instruction() {
     let mut rows: Vec<(&str, u64)> = Vec::new();
-    let mut env = Env::bare();
+    let mut env = Env::deterministic();
     let owner = env.owner.insecure_clone();
     let agent = env.agent.insecure_clone();
     rows.push((
@@ -63,7 +62,7 @@ fn compute_units_per_instruction() {
     ));
     let c = WalletChannel {
         channel_program: DEV_CHANNEL_PROGRAM_ID,
-        payee: Address::new_unique(),
+        payee: Address::new_from_array([200; 32]),
         mint: env.mint,
         token_program: env.tp,
     };
@@ -109,18 +108,7 @@ fn compute_units_per_instruction() {
             .unwrap(),
     ));
 
-    let payer = Keypair::new();
-    env.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
-    let source = env.token_account(&payer.pubkey(), 1_000);
-    let (_, dest) = env.recipient();
-    let a = PayAccounts {
-        authority: payer.pubkey(),
-        rent_payer: payer.pubkey(),
-        source,
-        destination: dest,
-        mint: env.mint,
-        token_program: env.tp,
-    };
+    let (payer, a, _) = env.direct_payer(1_000);
     rows.push((
         "payments pay (receipt)",
         env.send(

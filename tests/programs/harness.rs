@@ -4,6 +4,7 @@
 use litesvm::LiteSVM;
 use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::policy::ix::{self, Payment, WalletKeys};
+use mppsol_solana::policy::receipt::PayAccounts;
 use mppsol_solana::policy::state::CategorySet;
 use mppsol_solana::policy::{
     Counterparties, DEV_EXAMPLE_VAULT_PROGRAM_ID, DEV_PAYMENTS_PROGRAM_ID, DEV_POLICY_PROGRAM_ID,
@@ -37,6 +38,9 @@ pub struct Env {
     pub owner: Keypair,
     pub agent: Keypair,
     pub k: WalletKeys,
+    /// With `Some`, every key this harness makes comes from this counter, so PDA bump searches
+    /// (and compute units) reproduce run to run.
+    seq: Option<u8>,
 }
 
 /// The policy most tests start from: 1 000 per payment, 3 000 a day, owner co-signs above 500,
@@ -67,6 +71,25 @@ impl Env {
 
     /// As [`Env::bare`], with the mint under `tp`.
     pub fn bare_with(tp: TokenProgram) -> Env {
+        Env::build(tp, None)
+    }
+
+    /// As [`Env::bare`], with fixed keys (for compute-unit figures).
+    pub fn deterministic() -> Env {
+        Env::build(TokenProgram::Token, Some(1))
+    }
+
+    fn next_key(seq: &mut Option<u8>) -> Keypair {
+        match seq {
+            Some(n) => {
+                *n += 1;
+                Keypair::new_from_array([*n; 32])
+            }
+            None => Keypair::new(),
+        }
+    }
+
+    fn build(tp: TokenProgram, mut seq: Option<u8>) -> Env {
         let mut svm = LiteSVM::new();
         for (id, name) in [
             (DEV_POLICY_PROGRAM_ID, "policy"),
@@ -77,7 +100,7 @@ impl Env {
             svm.add_program(id, &program_bytes(name))
                 .expect("load program");
         }
-        let mint = Address::new_unique();
+        let mint = Env::next_key(&mut seq).pubkey();
         let mut data = vec![0u8; Mint::LEN];
         Mint {
             mint_authority: None.into(),
@@ -99,8 +122,8 @@ impl Env {
             },
         )
         .unwrap();
-        let owner = Keypair::new();
-        let agent = Keypair::new();
+        let owner = Env::next_key(&mut seq);
+        let agent = Env::next_key(&mut seq);
         svm.airdrop(&owner.pubkey(), 10_000_000_000).unwrap();
         svm.airdrop(&agent.pubkey(), 10_000_000_000).unwrap();
         let k = WalletKeys {
@@ -115,6 +138,7 @@ impl Env {
             owner,
             agent,
             k,
+            seq,
         };
         env.set_time(DAY0);
         env
@@ -131,8 +155,23 @@ impl Env {
         let create = ix::create_wallet(&env.k, policy).unwrap();
         env.send(&[create], &[&env.owner.insecure_clone()])
             .expect("create wallet");
-        let wallet = env.k.wallet();
-        env.token_account(&wallet, VAULT_START);
+        // The vault: created by the real ATA program for the wallet PDA, funded by a real
+        // TransferChecked from the owner's account.
+        let owner = env.owner.insecure_clone();
+        let source = env.token_account(&owner.pubkey(), VAULT_START);
+        let vault = env.vault();
+        let deposit = mppsol_solana::token::transfer_checked(
+            env.tp,
+            &source,
+            &env.mint,
+            &vault,
+            &owner.pubkey(),
+            VAULT_START,
+            6,
+        );
+        let create = ix::create_vault(&env.k, &owner.pubkey(), &env.mint, env.tp);
+        env.send(&[create, deposit], &[&owner])
+            .expect("create and fund the vault");
         env
     }
 
@@ -261,9 +300,27 @@ impl Env {
         }
     }
 
+    /// A funded keypair holding `balance` in its ATA, and the accounts of a direct payments
+    /// `pay` from it to a fresh server (returned too) that signs alone and funds the receipt.
+    pub fn direct_payer(&mut self, balance: u64) -> (Keypair, PayAccounts, Address) {
+        let payer = Env::next_key(&mut self.seq);
+        self.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
+        let source = self.token_account(&payer.pubkey(), balance);
+        let (server, destination) = self.recipient();
+        let a = PayAccounts {
+            authority: payer.pubkey(),
+            rent_payer: payer.pubkey(),
+            source,
+            destination,
+            mint: self.mint,
+            token_program: self.tp,
+        };
+        (payer, a, server)
+    }
+
     /// A fresh recipient with an empty ATA.
     pub fn recipient(&mut self) -> (Address, Address) {
-        let who = Address::new_unique();
+        let who = Env::next_key(&mut self.seq).pubkey();
         let ata = self.token_account(&who, 0);
         (who, ata)
     }

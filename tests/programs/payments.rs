@@ -1,12 +1,12 @@
 //! The payments program: one receipt per challenge, readable by a server.
 
-use mppsol_solana::policy::receipt::{self, PayAccounts};
+use mppsol_solana::policy::receipt;
 use mppsol_solana::policy::{
     DEV_PAYMENTS_PROGRAM_ID as PAYMENTS, PaymentReceipt, PaymentsErrorCode as P, challenge_hash,
     find_receipt_address, ix,
 };
 use solana_account::Account;
-use solana_keypair::Keypair;
+
 use solana_signer::Signer;
 
 use crate::harness::{DAY0, Env, SLOT0, VAULT_START, default_policy, payments_err};
@@ -21,18 +21,8 @@ fn read_receipt(env: &Env, challenge_id: &str) -> PaymentReceipt {
 #[test]
 fn direct_pay_records_a_receipt_and_a_second_payment_for_the_challenge_fails() {
     let mut env = Env::bare();
-    let payer = Keypair::new();
-    env.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
-    let source = env.token_account(&payer.pubkey(), 10_000);
-    let (server, server_ata) = env.recipient();
-    let a = PayAccounts {
-        authority: payer.pubkey(),
-        rent_payer: payer.pubkey(),
-        source,
-        destination: server_ata,
-        mint: env.mint,
-        token_program: env.tp,
-    };
+    let (payer, a, server) = env.direct_payer(10_000);
+    let (source, server_ata) = (a.source, a.destination);
     let hash = challenge_hash("challenge-1");
     env.send(&[receipt::pay(&PAYMENTS, &a, 2_500, &hash)], &[&payer])
         .unwrap();
@@ -70,10 +60,8 @@ fn direct_pay_records_a_receipt_and_a_second_payment_for_the_challenge_fails() {
 #[test]
 fn a_prefunded_receipt_address_cannot_block_the_payment() {
     let mut env = Env::bare();
-    let payer = Keypair::new();
-    env.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
-    let source = env.token_account(&payer.pubkey(), 1_000);
-    let (_, server_ata) = env.recipient();
+    let (payer, a, _) = env.direct_payer(1_000);
+    let (source, server_ata) = (a.source, a.destination);
     let hash = challenge_hash("griefed");
     let addr = find_receipt_address(&PAYMENTS, &hash).0;
     env.svm
@@ -88,34 +76,17 @@ fn a_prefunded_receipt_address_cannot_block_the_payment() {
             },
         )
         .unwrap();
-    let a = PayAccounts {
-        authority: payer.pubkey(),
-        rent_payer: payer.pubkey(),
-        source,
-        destination: server_ata,
-        mint: env.mint,
-        token_program: env.tp,
-    };
     env.send(&[receipt::pay(&PAYMENTS, &a, 1, &hash)], &[&payer])
         .unwrap();
     assert_eq!(read_receipt(&env, "griefed").amount, 1);
+    assert_eq!((env.balance(&source), env.balance(&server_ata)), (999, 1));
 }
 
 #[test]
 fn receipt_must_be_the_challenge_pda_and_amount_non_zero() {
     let mut env = Env::bare();
-    let payer = Keypair::new();
-    env.svm.airdrop(&payer.pubkey(), 1_000_000_000).unwrap();
-    let source = env.token_account(&payer.pubkey(), 1_000);
-    let (_, server_ata) = env.recipient();
-    let a = PayAccounts {
-        authority: payer.pubkey(),
-        rent_payer: payer.pubkey(),
-        source,
-        destination: server_ata,
-        mint: env.mint,
-        token_program: env.tp,
-    };
+    let (payer, a, _) = env.direct_payer(1_000);
+    let (source, server_ata) = (a.source, a.destination);
     let mut wrong = receipt::pay(&PAYMENTS, &a, 5, &challenge_hash("a"));
     wrong.accounts[5].pubkey = find_receipt_address(&PAYMENTS, &challenge_hash("b")).0;
     assert_eq!(
@@ -129,7 +100,7 @@ fn receipt_must_be_the_challenge_pda_and_amount_non_zero() {
         )),
         P::ZeroAmount
     );
-    assert_eq!(env.balance(&server_ata), 0);
+    assert_eq!((env.balance(&source), env.balance(&server_ata)), (1_000, 0));
 }
 
 #[test]

@@ -115,3 +115,50 @@ fn channel_funding_refuses_payees_and_programs_the_policy_does_not_allow() {
     );
     assert_eq!(env.balance(&env.vault()), VAULT_START);
 }
+
+#[test]
+fn another_program_tops_up_the_wallet_channel_with_the_agents_signature() {
+    let mut env = Env::new(&default_policy());
+    let c = WalletChannel {
+        channel_program: DEV_CHANNEL_PROGRAM_ID,
+        payee: Address::new_unique(),
+        mint: env.mint,
+        token_program: env.tp,
+    };
+    let agent = env.agent.insecure_clone();
+    let args = open_args(100);
+    env.send(&[ix::fund_channel(&env.k, &c, &args, 1, false)], &[&agent])
+        .unwrap();
+    let channel = c.channel_address(&env.k, &args);
+    let vault_program = mppsol_solana::policy::DEV_EXAMPLE_VAULT_PROGRAM_ID;
+    env.send(
+        &[ix::example_top_up_via_policy(
+            &vault_program,
+            &env.k,
+            &c,
+            &channel,
+            250,
+            2,
+        )],
+        &[&agent],
+    )
+    .unwrap();
+    assert_eq!(
+        env.balance(&escrow_address(&channel, &env.mint, env.tp)),
+        350
+    );
+    assert_eq!(env.balance(&env.vault()), VAULT_START - 350);
+    // The policy still rules through the extra hop.
+    let res = env.send(
+        &[ix::example_top_up_via_policy(
+            &vault_program,
+            &env.k,
+            &c,
+            &channel,
+            600,
+            3,
+        )],
+        &[&agent],
+    );
+    assert_eq!(policy_err(res), E::EscalationRequired);
+}

@@ -1,6 +1,7 @@
 //! Program ids, associated-token-account derivation and Token-2022 transfer-fee arithmetic.
 
 use solana_address::Address;
+use solana_instruction::{AccountMeta, Instruction};
 
 /// The System program.
 pub const SYSTEM_PROGRAM: Address = solana_address::address!("11111111111111111111111111111111");
@@ -63,6 +64,33 @@ pub fn associated_token_address(owner: &Address, mint: &Address, program: TokenP
         &ATA_PROGRAM,
     );
     ata
+}
+
+/// `TransferChecked` of `amount` (same layout in Token and Token-2022).
+pub fn transfer_checked(
+    program: TokenProgram,
+    source: &Address,
+    mint: &Address,
+    destination: &Address,
+    authority: &Address,
+    amount: u64,
+    decimals: u8,
+) -> Instruction {
+    // TransferChecked (tag 12): amount u64 LE, decimals u8; same layout in Token and Token-2022.
+    let mut data = Vec::with_capacity(10);
+    data.push(12);
+    data.extend_from_slice(&amount.to_le_bytes());
+    data.push(decimals);
+    Instruction {
+        program_id: program.id(),
+        accounts: vec![
+            AccountMeta::new(*source, false),
+            AccountMeta::new_readonly(*mint, false),
+            AccountMeta::new(*destination, false),
+            AccountMeta::new_readonly(*authority, true),
+        ],
+        data,
+    }
 }
 
 /// A Token-2022 transfer-fee schedule in force (the mint's `TransferFeeConfig` for the current

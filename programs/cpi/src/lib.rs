@@ -40,3 +40,22 @@ pub const SYSTEM_PROGRAM_ID: Address = Address::from_str_const("1111111111111111
 /// SPL Memo (v2).
 pub const MEMO_PROGRAM_ID: Address =
     Address::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
+
+/// Implements `From<$error> for ProgramError` (as `Custom(code)`) for a `#[repr(u32)]` error
+/// enum and defines `fail`, the `Err(..)` shorthand, next to it.
+#[macro_export]
+macro_rules! program_error {
+    ($error:ty) => {
+        impl From<$error> for pinocchio::error::ProgramError {
+            fn from(e: $error) -> Self {
+                pinocchio::error::ProgramError::Custom(e as u32)
+            }
+        }
+
+        /// `Err(ProgramError::Custom(code))`.
+        #[inline(always)]
+        pub fn fail<T>(e: $error) -> Result<T, pinocchio::error::ProgramError> {
+            Err(e.into())
+        }
+    };
+}

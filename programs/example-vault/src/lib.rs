@@ -8,6 +8,9 @@
 //! |---|---|---|---|
 //! | 1 | buyQuote | `amount u64 \|\| challenge_hash [32]` | owner (s), rentPayer (s,w), vaultAuthority, vault (w), oracleTokenAccount (w), mint, receipt (w), tokenProgram, systemProgram, paymentsProgram |
 //! | 2 | buyQuoteViaPolicy | `amount u64 \|\| nonce u64 \|\| category u8 \|\| memo` | owner (s), agentAuthority, walletOwner, wallet (w), walletVault (w), oracle, oracleTokenAccount (w), mint, tokenProgram, memoProgram, policyProgram |
+//! | 3 | buyQuoteViaPolicyWithReceipt | `amount u64 \|\| nonce u64 \|\| category u8 \|\| challenge_hash [32] \|\| memo` | as 2, then paymentsProgram, receipt (w), systemProgram; the agent PDA (holding lamports) funds the receipt |
+//!
+//! | 4 | topUpViaPolicy | `nonce u64 \|\| amount u64` | agent (s), walletOwner, wallet (w), channelProgram, channel (w), walletVault (w), escrow (w), mint, tokenProgram, policyProgram — a keypair agent's signature forwarded, no PDA |
 //!
 //! `vaultAuthority = PDA(["vault", owner, paymentsProgram])` owns `vault`; binding the payments
 //! program into the seeds means the PDA only ever signs for the program it was funded for.
@@ -15,12 +18,11 @@
 #![no_std]
 
 use mppsol_cpi::payments::PayCharge;
-use mppsol_cpi::policy::PayViaPolicy;
+use mppsol_cpi::policy::{PayViaPolicy, ReceiptAccounts, TopUpChannelViaPolicy};
 use mppsol_cpi::util::{le_u64, pda_bump};
 use pinocchio::{
     AccountView, Address, ProgramResult,
     cpi::{Seed, Signer},
-    error::ProgramError,
 };
 
 #[cfg(target_arch = "bpf")]
@@ -49,11 +51,7 @@ pub enum VaultError {
     AuthorityMismatch = 8003,
 }
 
-impl From<VaultError> for ProgramError {
-    fn from(e: VaultError) -> Self {
-        ProgramError::Custom(e as u32)
-    }
-}
+mppsol_cpi::program_error!(VaultError);
 
 /// The dispatcher.
 #[inline(always)]
@@ -64,24 +62,26 @@ pub fn process_instruction(
 ) -> ProgramResult {
     match data.first() {
         Some(&1) => buy_quote(program_id, accounts, data),
-        Some(&2) => buy_quote_via_policy(program_id, accounts, data),
-        _ => Err(VaultError::InvalidInstructionData.into()),
+        Some(&2) => buy_quote_via_policy(program_id, accounts, data, false),
+        Some(&3) => buy_quote_via_policy(program_id, accounts, data, true),
+        Some(&4) => top_up_via_policy(accounts, data),
+        _ => fail(VaultError::InvalidInstructionData),
     }
 }
 
 #[inline(always)]
 fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> ProgramResult {
     if accounts.len() != 10 {
-        return Err(VaultError::WrongAccountCount.into());
+        return fail(VaultError::WrongAccountCount);
     }
     if data.len() != 41 {
-        return Err(VaultError::InvalidInstructionData.into());
+        return fail(VaultError::InvalidInstructionData);
     }
     let owner = &accounts[0];
     let authority = &accounts[2];
     let payments_program = &accounts[9];
     if !owner.is_signer() {
-        return Err(VaultError::MissingRequiredSignature.into());
+        return fail(VaultError::MissingRequiredSignature);
     }
     let seeds_in = [
         VAULT_SEED,
@@ -89,7 +89,7 @@ fn buy_quote(program_id: &Address, accounts: &[AccountView], data: &[u8]) -> Pro
         payments_program.address().as_ref(),
     ];
     let Some(bump) = pda_bump(authority.address(), &seeds_in, program_id) else {
-        return Err(VaultError::AuthorityMismatch.into());
+        return fail(VaultError::AuthorityMismatch);
     };
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&data[9..41]);
@@ -121,18 +121,32 @@ fn buy_quote_via_policy(
     program_id: &Address,
     accounts: &[AccountView],
     data: &[u8],
+    with_receipt: bool,
 ) -> ProgramResult {
-    if accounts.len() != 11 {
-        return Err(VaultError::WrongAccountCount.into());
+    if accounts.len() != if with_receipt { 14 } else { 11 } {
+        return fail(VaultError::WrongAccountCount);
     }
-    if data.len() < 18 {
-        return Err(VaultError::InvalidInstructionData.into());
+    let memo_at = if with_receipt { 50 } else { 18 };
+    if data.len() < memo_at {
+        return fail(VaultError::InvalidInstructionData);
     }
+    let mut hash = [0u8; 32];
+    let receipt = if with_receipt {
+        hash.copy_from_slice(&data[18..50]);
+        Some(ReceiptAccounts {
+            payments_program: &accounts[11],
+            receipt: &accounts[12],
+            system_program: &accounts[13],
+            challenge_hash: &hash,
+        })
+    } else {
+        None
+    };
     let owner = &accounts[0];
     let agent = &accounts[1];
     let policy_program = &accounts[10];
     if !owner.is_signer() {
-        return Err(VaultError::MissingRequiredSignature.into());
+        return fail(VaultError::MissingRequiredSignature);
     }
     let seeds_in = [
         AGENT_SEED,
@@ -140,7 +154,7 @@ fn buy_quote_via_policy(
         policy_program.address().as_ref(),
     ];
     let Some(bump) = pda_bump(agent.address(), &seeds_in, program_id) else {
-        return Err(VaultError::AuthorityMismatch.into());
+        return fail(VaultError::AuthorityMismatch);
     };
     let bump = [bump];
     let seeds = [
@@ -160,11 +174,39 @@ fn buy_quote_via_policy(
         token_program: &accounts[8],
         memo_program: &accounts[9],
         policy_program,
-        receipt: None,
+        receipt,
         amount: le_u64(data, 1),
         nonce: le_u64(data, 9),
         category: data[17],
-        memo: &data[18..],
+        memo: &data[memo_at..],
     }
     .invoke_signed(policy_program.address(), &[Signer::from(&seeds)])
+}
+
+/// Forwards the (keypair) agent's signature to the policy's `topUpChannel`: a program composing
+/// a wallet-funded channel top-up into its own instruction.
+#[inline(always)]
+fn top_up_via_policy(accounts: &[AccountView], data: &[u8]) -> ProgramResult {
+    if accounts.len() != 10 {
+        return fail(VaultError::WrongAccountCount);
+    }
+    if data.len() != 17 {
+        return fail(VaultError::InvalidInstructionData);
+    }
+    let policy_program = &accounts[9];
+    TopUpChannelViaPolicy {
+        agent: &accounts[0],
+        owner: &accounts[1],
+        wallet: &accounts[2],
+        channel_program: &accounts[3],
+        channel: &accounts[4],
+        vault: &accounts[5],
+        escrow: &accounts[6],
+        mint: &accounts[7],
+        token_program: &accounts[8],
+        policy_program,
+        nonce: le_u64(data, 1),
+        amount: le_u64(data, 9),
+    }
+    .invoke_signed(policy_program.address(), &[])
 }

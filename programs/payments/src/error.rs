@@ -2,8 +2,6 @@
 //! at 7000 so they never collide with the channel (< 3000) or policy (6000s) programs when a
 //! payment arrives by CPI. Append-only.
 
-use pinocchio::error::ProgramError;
-
 /// Every refusal the payments program returns.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,14 +28,4 @@ pub enum PaymentsError {
     ZeroAmount = 7009,
 }
 
-impl From<PaymentsError> for ProgramError {
-    fn from(e: PaymentsError) -> Self {
-        ProgramError::Custom(e as u32)
-    }
-}
-
-/// `Err(ProgramError::Custom(code))`.
-#[inline(always)]
-pub fn fail<T>(e: PaymentsError) -> Result<T, ProgramError> {
-    Err(e.into())
-}
+mppsol_cpi::program_error!(PaymentsError);

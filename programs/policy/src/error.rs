@@ -1,8 +1,6 @@
 //! Typed errors of the policy program, surfaced as `ProgramError::Custom(code)`: 6000s are
 //! account/shape errors, 6100s are policy denials a client maps to a reason. Append-only.
 
-use pinocchio::error::ProgramError;
-
 /// Every refusal the policy program returns.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,14 +66,4 @@ pub enum PolicyError {
     MemoTooLong = 6112,
 }
 
-impl From<PolicyError> for ProgramError {
-    fn from(e: PolicyError) -> Self {
-        ProgramError::Custom(e as u32)
-    }
-}
-
-/// `Err(ProgramError::Custom(code))`.
-#[inline(always)]
-pub fn fail<T>(e: PolicyError) -> Result<T, ProgramError> {
-    Err(e.into())
-}
+mppsol_cpi::program_error!(PolicyError);

@@ -13,7 +13,9 @@ use solana_transaction::versioned::VersionedTransaction;
 use crate::charge::payload::MAX_TRANSACTION_BYTES;
 use crate::charge::request::{ChargeRequest, Currency};
 use crate::error::BuildError;
-use crate::token::{MEMO_PROGRAM, TokenProgram, TransferFee, associated_token_address};
+use crate::token::{
+    MEMO_PROGRAM, TokenProgram, TransferFee, associated_token_address, transfer_checked,
+};
 
 /// What the client decided or looked up before building.
 #[derive(Debug, Clone)]
@@ -149,32 +151,6 @@ pub fn build_charge_transaction(
         return Err(BuildError::TooLarge);
     }
     Ok(tx)
-}
-
-fn transfer_checked(
-    program: TokenProgram,
-    source: &Address,
-    mint: &Address,
-    destination: &Address,
-    authority: &Address,
-    amount: u64,
-    decimals: u8,
-) -> Instruction {
-    // TransferChecked (tag 12): amount u64 LE, decimals u8; same layout in Token and Token-2022.
-    let mut data = Vec::with_capacity(10);
-    data.push(12);
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(decimals);
-    Instruction {
-        program_id: program.id(),
-        accounts: vec![
-            AccountMeta::new(*source, false),
-            AccountMeta::new_readonly(*mint, false),
-            AccountMeta::new(*destination, false),
-            AccountMeta::new_readonly(*authority, true),
-        ],
-        data,
-    }
 }
 
 /// Signs every slot that belongs to `signer`, leaving the others (the sponsor's) as they are.

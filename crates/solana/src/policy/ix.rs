@@ -83,6 +83,22 @@ impl WalletKeys {
     }
 }
 
+/// Creates the wallet's vault for `mint` (the ATA program's `CreateIdempotent`, paid by
+/// `funder`); anyone may then deposit into it.
+pub fn create_vault(
+    k: &WalletKeys,
+    funder: &Address,
+    mint: &Address,
+    tp: TokenProgram,
+) -> Instruction {
+    spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
+        funder,
+        &k.wallet(),
+        mint,
+        &tp.id(),
+    )
+}
+
 /// `createWallet`: the owner creates the wallet (and pays its rent).
 pub fn create_wallet(k: &WalletKeys, policy: &PolicyConfig) -> Result<Instruction, PolicyError> {
     let mut data = vec![disc::CREATE_WALLET];
@@ -361,35 +377,104 @@ pub fn example_buy_quote(q: &ExampleQuote) -> Instruction {
     }
 }
 
-/// Example vault `buyQuoteViaPolicy`: the vault's agent PDA pays through the policy wallet
-/// `(wallet_owner, agent PDA)`.
-pub fn example_buy_quote_via_policy(
-    program: &Address,
-    policy_program: &Address,
-    owner: &Address,
-    wallet_owner: &Address,
-    p: &Payment,
-) -> Instruction {
-    let k = WalletKeys {
-        program: *policy_program,
-        owner: *wallet_owner,
-        agent: example_vault_agent(program, owner, policy_program),
-    };
+/// The example vault's agent PDA acting for a policy wallet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExampleViaPolicy {
+    /// The example-vault program.
+    pub program: Address,
+    /// The policy program.
+    pub policy_program: Address,
+    /// The vault's owner (signs the outer transaction).
+    pub owner: Address,
+    /// The policy wallet's owner.
+    pub wallet_owner: Address,
+}
+
+impl ExampleViaPolicy {
+    /// The wallet whose agent is the vault's agent PDA.
+    pub fn wallet_keys(&self) -> WalletKeys {
+        WalletKeys {
+            program: self.policy_program,
+            owner: self.wallet_owner,
+            agent: example_vault_agent(&self.program, &self.owner, &self.policy_program),
+        }
+    }
+}
+
+/// Example vault `buyQuoteViaPolicy`: the vault's agent PDA pays through the policy wallet.
+pub fn example_buy_quote_via_policy(via: &ExampleViaPolicy, p: &Payment) -> Instruction {
     let inner = pay(
-        &k,
+        &via.wallet_keys(),
         &Payment {
             owner_signs: false,
             ..p.clone()
         },
     );
-    let mut accounts = vec![AccountMeta::new_readonly(*owner, true)];
+    let mut accounts = vec![AccountMeta::new_readonly(via.owner, true)];
     accounts.extend(inner.accounts.into_iter().map(|m| AccountMeta {
         is_signer: false,
         ..m
     }));
-    accounts.push(AccountMeta::new_readonly(*policy_program, false));
+    accounts.push(AccountMeta::new_readonly(via.policy_program, false));
     let mut data = inner.data;
     data[0] = 2;
+    Instruction {
+        program_id: via.program,
+        accounts,
+        data,
+    }
+}
+
+/// Example vault `buyQuoteViaPolicyWithReceipt`: as [`example_buy_quote_via_policy`], through
+/// `payWithReceipt`; the agent PDA (which must hold lamports) funds the receipt.
+pub fn example_buy_quote_via_policy_with_receipt(
+    via: &ExampleViaPolicy,
+    p: &Payment,
+    payments_program: &Address,
+    challenge_hash: &[u8; 32],
+) -> Instruction {
+    let k = via.wallet_keys();
+    let inner = pay_with_receipt(
+        &k,
+        &Payment {
+            owner_signs: false,
+            ..p.clone()
+        },
+        payments_program,
+        challenge_hash,
+    );
+    let mut accounts = vec![AccountMeta::new_readonly(via.owner, true)];
+    accounts.extend(inner.accounts[..9].iter().map(|m| AccountMeta {
+        is_signer: false,
+        ..m.clone()
+    }));
+    accounts.push(AccountMeta::new_readonly(via.policy_program, false));
+    accounts.extend(inner.accounts[9..].iter().cloned());
+    let mut data = inner.data;
+    data[0] = 3;
+    Instruction {
+        program_id: via.program,
+        accounts,
+        data,
+    }
+}
+
+/// Example vault `topUpViaPolicy`: the vault program forwards the (keypair) agent's signature to
+/// the policy's `topUpChannel`.
+pub fn example_top_up_via_policy(
+    program: &Address,
+    k: &WalletKeys,
+    c: &WalletChannel,
+    channel: &Address,
+    amount: u64,
+    nonce: u64,
+) -> Instruction {
+    let inner = top_up_channel(k, c, channel, amount, nonce, false);
+    let mut accounts = inner.accounts;
+    accounts.push(AccountMeta::new_readonly(k.program, false));
+    let mut data = vec![4];
+    data.extend_from_slice(&nonce.to_le_bytes());
+    data.extend_from_slice(&amount.to_le_bytes());
     Instruction {
         program_id: *program,
         accounts,
