@@ -146,14 +146,7 @@ impl PayingClient {
                         continue;
                     }
                 }
-                let problem = Problem::from_json(&body).ok();
-                return Err(PayError::Refused {
-                    status: status.as_u16(),
-                    problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
-                    detail: problem
-                        .and_then(|p| p.detail)
-                        .unwrap_or_else(|| "no detail".into()),
-                });
+                return Err(refused(status, &body));
             }
             let receipt_header = response
                 .headers()
@@ -233,14 +226,7 @@ impl PayingClient {
                 let status = response.status();
                 if !status.is_success() {
                     let body = response.bytes().await.unwrap_or_default();
-                    let problem = Problem::from_json(&body).ok();
-                    return Err(PayError::Refused {
-                        status: status.as_u16(),
-                        problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
-                        detail: problem
-                            .and_then(|p| p.detail)
-                            .unwrap_or_else(|| "no detail".into()),
-                    });
+                    return Err(refused(status, &body));
                 }
                 let receipt = response
                     .headers()
@@ -398,6 +384,18 @@ impl PayingClient {
 fn clone(req: &Request) -> Result<Request, PayError> {
     req.try_clone()
         .ok_or_else(|| PayError::Http("request body cannot be replayed".into()))
+}
+
+/// The server's refusal, with its problem type and detail when the body is a problem document.
+fn refused(status: StatusCode, body: &[u8]) -> PayError {
+    let problem = Problem::from_json(body).ok();
+    PayError::Refused {
+        status: status.as_u16(),
+        problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
+        detail: problem
+            .and_then(|p| p.detail)
+            .unwrap_or_else(|| "no detail".into()),
+    }
 }
 
 fn www_authenticate(headers: &reqwest::header::HeaderMap) -> Vec<String> {

@@ -205,13 +205,7 @@ impl SolanaSessionClient {
         let program = d.channel_program;
         let (channel, _) = find_channel_address(&program, &parties.seeds(&args));
         let ix = ix::open(&program, &parties, &args);
-        let msg = Message::new_with_blockhash(&[ix], Some(&fee_payer), &blockhash);
-        let mut tx = VersionedTransaction {
-            signatures: vec![Signature::default(); usize::from(msg.header.num_required_signatures)],
-            message: VersionedMessage::Legacy(msg),
-        };
-        sign_partial(&mut tx, self.payer.as_ref()).map_err(err)?;
-        let wire = bincode::serialize(&tx).map_err(err)?;
+        let wire = self.partially_signed(ix, &fee_payer, &blockhash)?;
         let open = OpenAction {
             channel_id: channel,
             payer: self.payer.pubkey(),
@@ -228,7 +222,7 @@ impl SolanaSessionClient {
             authorization_policy: None,
             authentication: operator_mode
                 .then(|| BearerProof::sign(&self.payer, &channel, &challenge.id)),
-            transaction: base64_std(&wire),
+            transaction: wire,
             capabilities: None,
         };
         let record = ClientChannel {
@@ -289,20 +283,30 @@ impl SolanaSessionClient {
             },
             amount,
         );
-        let msg = Message::new_with_blockhash(&[ix], Some(&fee_payer), &blockhash);
+        let wire = self.partially_signed(ix, &fee_payer, &blockhash)?;
+        let payload = SessionPayload::TopUp(TopUpAction {
+            channel_id: channel,
+            additional_amount: amount,
+            transaction: wire,
+        })
+        .to_json();
+        Ok(credential(challenge, payload, self.payer.pubkey()))
+    }
+
+    /// A transaction with `ix`, paid by `fee_payer` (who co-signs later), signed by us; base64.
+    fn partially_signed(
+        &self,
+        ix: solana_instruction::Instruction,
+        fee_payer: &Address,
+        blockhash: &solana_hash::Hash,
+    ) -> Result<String, MethodError> {
+        let msg = Message::new_with_blockhash(&[ix], Some(fee_payer), blockhash);
         let mut tx = VersionedTransaction {
             signatures: vec![Signature::default(); usize::from(msg.header.num_required_signatures)],
             message: VersionedMessage::Legacy(msg),
         };
         sign_partial(&mut tx, self.payer.as_ref()).map_err(err)?;
-        let wire = bincode::serialize(&tx).map_err(err)?;
-        let payload = SessionPayload::TopUp(TopUpAction {
-            channel_id: channel,
-            additional_amount: amount,
-            transaction: base64_std(&wire),
-        })
-        .to_json();
-        Ok(credential(challenge, payload, self.payer.pubkey()))
+        Ok(base64_std(&bincode::serialize(&tx).map_err(err)?))
     }
 
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, MethodError> {
