@@ -146,21 +146,7 @@ impl PayingClient {
                         continue;
                     }
                 }
-                let problem = Problem::from_json(&body).ok();
-                let detail = problem
-                    .as_ref()
-                    .and_then(|p| p.detail.clone())
-                    .unwrap_or_else(|| "no detail".into());
-                if let Some(code) = crate::error::on_chain_denial(&detail) {
-                    return Err(PayError::PolicyDenied {
-                        rule: PolicyRule::OnChain(code),
-                    });
-                }
-                return Err(PayError::Refused {
-                    status: status.as_u16(),
-                    problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
-                    detail,
-                });
+                return Err(refused(status, &body));
             }
             let receipt_header = response
                 .headers()
@@ -240,14 +226,7 @@ impl PayingClient {
                 let status = response.status();
                 if !status.is_success() {
                     let body = response.bytes().await.unwrap_or_default();
-                    let problem = Problem::from_json(&body).ok();
-                    return Err(PayError::Refused {
-                        status: status.as_u16(),
-                        problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
-                        detail: problem
-                            .and_then(|p| p.detail)
-                            .unwrap_or_else(|| "no detail".into()),
-                    });
+                    return Err(refused(status, &body));
                 }
                 let receipt = response
                     .headers()
@@ -411,6 +390,26 @@ impl PayingClient {
 fn clone(req: &Request) -> Result<Request, PayError> {
     req.try_clone()
         .ok_or_else(|| PayError::Http("request body cannot be replayed".into()))
+}
+
+/// The server's refusal, with its problem type and detail when the body is a problem document.
+/// An on-chain spending-policy refusal the server relayed becomes a typed policy denial.
+fn refused(status: StatusCode, body: &[u8]) -> PayError {
+    let problem = Problem::from_json(body).ok();
+    let detail = problem
+        .as_ref()
+        .and_then(|p| p.detail.clone())
+        .unwrap_or_else(|| "no detail".into());
+    if let Some(code) = crate::error::on_chain_denial(&detail) {
+        return PayError::PolicyDenied {
+            rule: PolicyRule::OnChain(code),
+        };
+    }
+    PayError::Refused {
+        status: status.as_u16(),
+        problem_type: problem.as_ref().map(|p| p.problem_type.uri()),
+        detail,
+    }
 }
 
 fn www_authenticate(headers: &reqwest::header::HeaderMap) -> Vec<String> {

@@ -51,3 +51,28 @@ pub(crate) async fn read_mint(ledger: &dyn Ledger, mint: Address) -> Result<Mint
         transfer_fee,
     })
 }
+
+/// Mint facts read once per mint and shared by every request (the cells let concurrent first
+/// reads of one mint wait for a single RPC call).
+#[derive(Default)]
+pub(crate) struct MintCache {
+    mints: tokio::sync::Mutex<Vec<(Address, std::sync::Arc<tokio::sync::OnceCell<MintInfo>>)>>,
+}
+
+impl MintCache {
+    /// The mint's program, decimals and transfer fee.
+    pub(crate) async fn get(&self, ledger: &dyn Ledger, mint: Address) -> Result<MintInfo, MethodError> {
+        let cell = {
+            let mut mints = self.mints.lock().await;
+            match mints.iter().find(|(m, _)| *m == mint) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = std::sync::Arc::new(tokio::sync::OnceCell::new());
+                    mints.push((mint, c.clone()));
+                    c
+                }
+            }
+        };
+        cell.get_or_try_init(|| read_mint(ledger, mint)).await.copied()
+    }
+}

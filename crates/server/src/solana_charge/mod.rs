@@ -113,7 +113,7 @@ pub struct SolanaCharge {
     store: Arc<dyn Store>,
     method: MethodName,
     intent: IntentName,
-    mints: Mutex<Vec<(Address, Arc<OnceCell<MintInfo>>)>>,
+    mints: mint::MintCache,
     blockhash: Mutex<Option<(Instant, BlockhashInfo)>>,
 }
 
@@ -126,7 +126,7 @@ impl SolanaCharge {
             store,
             method: MethodName::solana(),
             intent: IntentName::charge(),
-            mints: Mutex::new(Vec::new()),
+            mints: mint::MintCache::default(),
             blockhash: Mutex::new(None),
         }
     }
@@ -154,20 +154,7 @@ impl SolanaCharge {
 
     /// The mint's program, decimals and transfer fee, read once per mint.
     async fn mint_info(&self, mint: Address) -> Result<MintInfo, MethodError> {
-        let cell = {
-            let mut mints = self.mints.lock().await;
-            match mints.iter().find(|(m, _)| *m == mint) {
-                Some((_, c)) => c.clone(),
-                None => {
-                    let c = Arc::new(OnceCell::new());
-                    mints.push((mint, c.clone()));
-                    c
-                }
-            }
-        };
-        cell.get_or_try_init(|| mint::read_mint(self.ledger.as_ref(), mint))
-            .await
-            .copied()
+        self.mints.get(self.ledger.as_ref(), mint).await
     }
 
     async fn build_request(&self, price: &PriceTag) -> Result<ChargeRequest, MethodError> {

@@ -8,7 +8,7 @@ use mpp::{
 use mppsol_solana::charge::payload::decode_transaction;
 use mppsol_solana::charge::verify::cosign;
 use mppsol_solana::session::verify::check_top_up_transaction;
-use mppsol_solana::session::{TopUpAction, UseAction, VoucherAction, VoucherData};
+use mppsol_solana::session::{SignedVoucher, TopUpAction, UseAction, VoucherAction, VoucherData};
 use mppsol_store::{ChannelRecord, Debit, DebitOutcome, SessionStatus};
 use solana_address::Address;
 
@@ -107,6 +107,39 @@ async fn apply(
     }
 }
 
+/// Charges this request's price on `rec`, accepting `voucher` as the new highest, atomically.
+async fn debit(
+    m: &SolanaSession,
+    rec: &ChannelRecord,
+    challenge_id: &str,
+    ctx: &VerifyContext,
+    new_accepted: u64,
+    voucher: &SignedVoucher,
+) -> Result<Settlement, MethodError> {
+    let voucher_json = serde_json::to_string(voucher)
+        .map_err(|e| MethodError::verification(format!("voucher: {e}")))?;
+    let new_spent = rec.spent + ctx.price.amount.get();
+    let r = receipt(m, ctx, challenge_id, rec, new_accepted, new_spent);
+    let stored = format_payment_receipt(&r);
+    apply(
+        m,
+        rec,
+        Debit {
+            channel_id: &rec.channel_id,
+            expected_accepted: rec.accepted_cumulative,
+            expected_spent: rec.spent,
+            new_accepted,
+            new_spent,
+            voucher: Some(&voucher_json),
+            idempotency_key: ctx.idempotency_key.as_deref(),
+            receipt: &stored,
+            now: ctx.now.unix(),
+        },
+        r,
+    )
+    .await
+}
+
 /// `voucher`: client mode. The increment must equal this request's price.
 pub(super) async fn voucher(
     m: &SolanaSession,
@@ -167,28 +200,7 @@ pub(super) async fn voucher(
             &rec,
         ));
     }
-    let new_spent = rec.spent + cost;
-    let r = receipt(m, ctx, challenge_id, &rec, cum, new_spent);
-    let stored = format_payment_receipt(&r);
-    let voucher_json = serde_json::to_string(sv)
-        .map_err(|e| MethodError::verification(format!("voucher: {e}")))?;
-    apply(
-        m,
-        &rec,
-        Debit {
-            channel_id: &rec.channel_id,
-            expected_accepted: rec.accepted_cumulative,
-            expected_spent: rec.spent,
-            new_accepted: cum,
-            new_spent,
-            voucher: Some(&voucher_json),
-            idempotency_key: ctx.idempotency_key.as_deref(),
-            receipt: &stored,
-            now: ctx.now.unix(),
-        },
-        r,
-    )
-    .await
+    debit(m, &rec, challenge_id, ctx, cum, sv).await
 }
 
 /// `use`: operator mode. The bearer proof authenticates; the operator signs the voucher.
@@ -231,28 +243,7 @@ pub(super) async fn use_proof(
         expires_at: None,
     }
     .sign(m.cfg.operator.as_ref());
-    let voucher_json = serde_json::to_string(&signed)
-        .map_err(|e| MethodError::verification(format!("voucher: {e}")))?;
-    let new_spent = rec.spent + cost;
-    let r = receipt(m, ctx, challenge_id, &rec, next, new_spent);
-    let stored = format_payment_receipt(&r);
-    apply(
-        m,
-        &rec,
-        Debit {
-            channel_id: &rec.channel_id,
-            expected_accepted: rec.accepted_cumulative,
-            expected_spent: rec.spent,
-            new_accepted: next,
-            new_spent,
-            voucher: Some(&voucher_json),
-            idempotency_key: ctx.idempotency_key.as_deref(),
-            receipt: &stored,
-            now: ctx.now.unix(),
-        },
-        r,
-    )
-    .await
+    debit(m, &rec, challenge_id, ctx, next, &signed).await
 }
 
 /// `topUp`: co-sign, land, then raise the metered deposit to what the chain holds.

@@ -114,7 +114,7 @@ pub struct SolanaSession {
     pub(crate) store: Arc<dyn Store>,
     method: MethodName,
     intent: IntentName,
-    mints: Mutex<Vec<(Address, Arc<OnceCell<MintInfo>>)>>,
+    mints: crate::solana_charge::mint::MintCache,
 }
 
 impl SolanaSession {
@@ -126,7 +126,7 @@ impl SolanaSession {
             store,
             method: MethodName::solana(),
             intent: IntentName::session(),
-            mints: Mutex::new(Vec::new()),
+            mints: crate::solana_charge::mint::MintCache::default(),
         }
     }
 
@@ -144,20 +144,7 @@ impl SolanaSession {
     }
 
     pub(crate) async fn mint_info(&self, mint: Address) -> Result<MintInfo, MethodError> {
-        let cell = {
-            let mut mints = self.mints.lock().await;
-            match mints.iter().find(|(m, _)| *m == mint) {
-                Some((_, c)) => c.clone(),
-                None => {
-                    let c = Arc::new(OnceCell::new());
-                    mints.push((mint, c.clone()));
-                    c
-                }
-            }
-        };
-        cell.get_or_try_init(|| crate::solana_charge::mint::read_mint(self.ledger.as_ref(), mint))
-            .await
-            .copied()
+        self.mints.get(self.ledger.as_ref(), mint).await
     }
 
     async fn build_request(&self, price: &PriceTag) -> Result<SessionRequest, MethodError> {
