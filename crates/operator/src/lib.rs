@@ -20,9 +20,10 @@
 //! | [`api`] | the handlers, one file per resource, and the OpenAPI document |
 //! | [`error`] | `ApiError` → RFC 9457 problems |
 //! | [`bootstrap`] | the first operator and its key |
+//! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
 //!
-//! Not here yet (designed for in the schema): the settlement worker over `outbox_jobs`, the
-//! reconciler, webhook delivery from `events` and metrics.
+//! Not here yet (designed for in the schema): the reconciler, webhook delivery from `events`
+//! and metrics.
 
 pub mod api;
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod bootstrap;
 pub mod crypto;
 pub mod error;
 pub mod policy;
+pub mod settlement;
 
 use std::sync::Arc;
 

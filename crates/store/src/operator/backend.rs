@@ -31,6 +31,14 @@ macro_rules! operator_store_impl {
                 crate::operator::backend_money::operator_sql_money!();
             }
 
+            /// The settlement worker's statements.
+            mod settlement {
+                use super::*;
+                crate::operator::settlement::operator_sql_settlement!(
+                    if $lock.is_empty() { "" } else { " FOR UPDATE OF j SKIP LOCKED" }
+                );
+            }
+
             #[async_trait]
             impl OperatorStore for $store {
                 async fn create_operator(&self, name: &str, now: i64) -> Result<Operator, StoreError> {
@@ -578,6 +586,38 @@ macro_rules! operator_store_impl {
                     );
                     let row = sqlx::query(&sql).bind(transfer_id).fetch_optional(&self.pool).await?;
                     row.as_ref().map(rows::outbox).transpose()
+                }
+
+                async fn claim_settlements(&self, worker: &str, limit: u32, lease_until: i64,
+                    now: i64) -> Result<Vec<SettlementJob>, StoreError> {
+                    settlement::claim(&self.pool, worker, limit, lease_until, now).await
+                }
+
+                async fn record_settlement_attempt(&self, job_id: i64, worker: &str,
+                    previous: Option<&str>, attempt: &SignedAttempt, now: i64,
+                ) -> Result<bool, StoreError> {
+                    settlement::record_attempt(&self.pool, job_id, worker, previous, attempt, now)
+                        .await
+                }
+
+                async fn complete_settlement(&self, job_id: i64, signature: &str, now: i64)
+                    -> Result<SettledOutcome, StoreError> {
+                    settlement::complete(&self.pool, job_id, signature, now).await
+                }
+
+                async fn release_settlement(&self, job_id: i64, worker: &str, error: &str,
+                    next_attempt_at: i64, now: i64) -> Result<bool, StoreError> {
+                    settlement::release(&self.pool, job_id, worker, error, next_attempt_at, now)
+                        .await
+                }
+
+                async fn outbox_depth(&self) -> Result<QueueDepth, StoreError> {
+                    settlement::depth(&self.pool).await
+                }
+
+                async fn settlement_signatures(&self, transfer_id: &str)
+                    -> Result<Vec<String>, StoreError> {
+                    settlement::attempt_signatures(&self.pool, transfer_id).await
                 }
             }
         }

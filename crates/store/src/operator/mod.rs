@@ -14,12 +14,14 @@
 //! | `backend_helpers.rs` | locking, lookups, counters, events, audit, outbox, paging |
 //! | `backend_money.rs` | the transactions that move money (request, approve, reject, fail, settle, receipts) |
 //! | `rows.rs` | row → type mappings |
+//! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
 
 mod backend;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
 pub mod model;
 pub(crate) mod rows;
+pub mod settlement;
 
 pub(crate) use backend::operator_store_impl;
 
@@ -29,6 +31,7 @@ use serde::Serialize;
 
 use crate::StoreError;
 pub use model::*;
+pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
 
 /// A fresh random id `prefix_` + 22 URL-safe characters (128 bits).
 pub fn new_id(prefix: &str) -> String {
@@ -382,6 +385,55 @@ pub trait OperatorStore: Send + Sync {
 
     /// The outbox job of a transfer, if it has one.
     async fn outbox_job(&self, transfer_id: &str) -> Result<Option<OutboxJob>, StoreError>;
+
+    // The settlement worker (`settlement.rs`).
+
+    /// Claims up to `limit` due `settle_transfer` jobs of pending transfers (and jobs whose
+    /// lease ran out) for `worker` until `lease_until`.
+    async fn claim_settlements(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<SettlementJob>, StoreError>;
+
+    /// Stores the signed transaction of a job before it is sent, if `worker` still holds the
+    /// job and its current transaction is `previous`; false otherwise (send nothing then).
+    async fn record_settlement_attempt(
+        &self,
+        job_id: i64,
+        worker: &str,
+        previous: Option<&str>,
+        attempt: &SignedAttempt,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The job's transaction landed under `signature`: the transfer is settled, the job done
+    /// and `transfer.settled` emitted, in one transaction.
+    async fn complete_settlement(
+        &self,
+        job_id: i64,
+        signature: &str,
+        now: i64,
+    ) -> Result<SettledOutcome, StoreError>;
+
+    /// Gives a job back to the queue, to be tried again at `next_attempt_at`; false if
+    /// `worker` no longer holds it.
+    async fn release_settlement(
+        &self,
+        job_id: i64,
+        worker: &str,
+        error: &str,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Outbox jobs waiting and held.
+    async fn outbox_depth(&self) -> Result<QueueDepth, StoreError>;
+
+    /// Every signature ever signed for a transfer's settlement, oldest first.
+    async fn settlement_signatures(&self, transfer_id: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
