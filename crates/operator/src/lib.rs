@@ -74,6 +74,11 @@ impl AppState {
         self.0.store.as_ref()
     }
 
+    /// The store, shared (the settlement worker and metrics hold it too).
+    pub fn store_arc(&self) -> Arc<dyn OperatorStore> {
+        Arc::clone(&self.0.store)
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Arc<dyn Ledger> {
         &self.0.ledger

@@ -78,7 +78,7 @@ impl Default for WorkerConfig {
 /// What happened to one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
-    /// It landed and the transfer is settled (`latency`: enqueue → settled, whole seconds).
+    /// It landed and the transfer is settled.
     Settled {
         /// The landed signature.
         signature: String,
@@ -157,19 +157,13 @@ impl Settler {
 
     /// Claims one batch and works it, jobs concurrently; returns what happened to each.
     pub async fn run_once(&self) -> Result<Vec<JobOutcome>, SettleError> {
-        let now = self.now();
-        let lease = i64::try_from(self.config.lease.as_secs()).unwrap_or(i64::MAX);
-        let jobs = self
-            .store
-            .claim_settlements(
-                &self.config.worker_id,
-                self.config.batch,
-                now.saturating_add(lease),
-                now,
-            )
-            .await?;
-        let outcomes = futures::future::join_all(jobs.iter().map(|job| self.work(job))).await;
-        Ok(outcomes)
+        let jobs = self.claim().await?;
+        Ok(self.work_all(&jobs).await)
+    }
+
+    /// Works jobs claimed with [`Settler::claim`] (the rest of [`Settler::run_once`]).
+    pub async fn work_all(&self, jobs: &[SettlementJob]) -> Vec<JobOutcome> {
+        futures::future::join_all(jobs.iter().map(|job| self.work(job))).await
     }
 
     /// Runs until `shutdown` resolves, pausing when the queue is empty.
@@ -253,6 +247,41 @@ impl Settler {
                 Some(attempt.signature.clone())
             }
         };
+        match self
+            .sign_and_record(job, sealed, previous.as_deref())
+            .await?
+        {
+            Some((tx, signature)) => self.send_and_confirm(job, &tx, &signature).await,
+            // Another worker took the job over; it owns what is sent now.
+            None => Ok(JobOutcome::LostLease),
+        }
+    }
+
+    /// Claims a batch without working it (one step of [`Settler::run_once`], public so tests
+    /// can stop a worker between steps as a crash would).
+    pub async fn claim(&self) -> Result<Vec<SettlementJob>, SettleError> {
+        let now = self.now();
+        let lease = i64::try_from(self.config.lease.as_secs()).unwrap_or(i64::MAX);
+        Ok(self
+            .store
+            .claim_settlements(
+                &self.config.worker_id,
+                self.config.batch,
+                now.saturating_add(lease),
+                now,
+            )
+            .await?)
+    }
+
+    /// Builds and signs the job's transaction on a fresh blockhash and stores it, replacing
+    /// `previous` (the job's current signature). `None` when this worker no longer holds the
+    /// job (nothing may be sent then). The step before sending.
+    pub async fn sign_and_record(
+        &self,
+        job: &SettlementJob,
+        sealed: &[u8],
+        previous: Option<&str>,
+    ) -> Result<Option<(VersionedTransaction, Signature)>, SettleError> {
         let keypair = self.open_key(job, sealed)?;
         let info = self.ledger.latest_blockhash().await?;
         let tx = self.build(job, &keypair, info.blockhash).await?;
@@ -273,16 +302,12 @@ impl Settler {
             .record_settlement_attempt(
                 job.job_id,
                 &self.config.worker_id,
-                previous.as_deref(),
+                previous,
                 &attempt,
                 self.now(),
             )
             .await?;
-        if !stored {
-            // Another worker took the job over; it owns what is sent now.
-            return Ok(JobOutcome::LostLease);
-        }
-        self.send_and_confirm(job, &tx, &signature).await
+        Ok(stored.then_some((tx, signature)))
     }
 
     /// Settles or fails the job if `signature` is on chain; `None` if it is not (yet).

@@ -244,7 +244,7 @@ macro_rules! operator_sql_settlement {
             insert_audit(&mut tx, &worker, "transfer.settle", &transfer_id,
                 serde_json::json!({"signature": signature}), now).await?;
             tx.commit().await?;
-            Ok(SettledOutcome::Settled(settled))
+            Ok(SettledOutcome::Settled(Box::new(settled)))
         }
 
         pub(super) async fn release(
@@ -311,7 +311,7 @@ pub(crate) use operator_sql_settlement;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettledOutcome {
     /// Now settled (a `transfer.settled` event was written with it).
-    Settled(Transfer),
+    Settled(Box<Transfer>),
     /// It was already settled (or failed) by someone else; nothing changed.
     AlreadyFinal,
 }
