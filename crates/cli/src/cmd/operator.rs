@@ -12,6 +12,7 @@ use mpp::SystemClock;
 use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
 use mppsol_operator::bootstrap::bootstrap_if_empty;
+use mppsol_operator::settlement::{Settler, WorkerConfig};
 use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
 use mppsol_solana::network::Network;
 
@@ -52,6 +53,16 @@ pub enum Action {
         /// The operator's name.
         #[arg(long, default_value = "default")]
         name: String,
+    },
+    /// Run the settlement worker: sign, send and confirm accepted transfers from the outbox
+    /// (any number of workers may share one PostgreSQL database).
+    Worker {
+        /// Jobs claimed at once.
+        #[arg(long, default_value_t = 32)]
+        batch: u32,
+        /// Seconds a claim holds before another worker may take a job over.
+        #[arg(long, default_value_t = 30)]
+        lease_secs: u64,
     },
 }
 
@@ -136,12 +147,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         master_key: master_key(args.master_key_file.as_deref(), &data_dir)?,
         clock: Arc::new(SystemClock),
     });
-    if let Some(Action::Init { name }) = args.action {
-        let (operator, key) = bootstrap_operator(&state, &name)
-            .await
-            .context("creating the operator")?;
-        print_key(&operator.id, &key);
-        return Ok(());
+    match args.action {
+        Some(Action::Init { name }) => {
+            let (operator, key) = bootstrap_operator(&state, &name)
+                .await
+                .context("creating the operator")?;
+            print_key(&operator.id, &key);
+            return Ok(());
+        }
+        Some(Action::Worker { batch, lease_secs }) => {
+            return run_worker(&state, batch, lease_secs).await;
+        }
+        None => {}
     }
     if let Some((operator, key)) = bootstrap_if_empty(&state, "default")
         .await
@@ -164,5 +181,33 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })
         .await
         .context("serving")?;
+    Ok(())
+}
+
+/// `mppsol operator worker`: settles the outbox until interrupted.
+async fn run_worker(state: &AppState, batch: u32, lease_secs: u64) -> anyhow::Result<()> {
+    let config = WorkerConfig {
+        batch: batch.max(1),
+        lease: std::time::Duration::from_secs(lease_secs.max(1)),
+        ..WorkerConfig::default()
+    };
+    println!(
+        "mppsol operator worker: {} settling the outbox (batch {}, lease {} s)",
+        config.worker_id,
+        config.batch,
+        config.lease.as_secs()
+    );
+    let settler = Settler::new(
+        state.store_arc(),
+        Arc::clone(state.ledger()),
+        state.master_key().clone(),
+        Arc::new(SystemClock),
+        config,
+    );
+    settler
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
     Ok(())
 }
