@@ -10,6 +10,7 @@ mod custodial;
 mod harness;
 mod settlement;
 mod transfers;
+mod webhooks;
 
 /// One `#[tokio::test]` per case and backend.
 macro_rules! both_backends {
@@ -88,4 +89,8 @@ both_backends! {
         => unpayable_transfer_fails_after_its_attempts_and_gives_the_amount_back,
     crate::settlement::two_workers_share_the_queue_and_pay_each_transfer_once
         => two_workers_share_the_queue_and_pay_each_transfer_once,
+    crate::webhooks::webhook_failing_three_times_is_delivered_once_and_verifies
+        => webhook_failing_three_times_is_delivered_once_and_verifies,
+    crate::webhooks::webhook_urls_and_types_are_validated
+        => webhook_urls_and_types_are_validated,
 }

@@ -17,7 +17,7 @@ use solana_address::Address;
 use crate::harness::{MASTER, OpStack, address, transfer};
 
 /// The system clock shifted by a number of seconds.
-struct Shifted(i64);
+pub struct Shifted(pub i64);
 
 impl Clock for Shifted {
     fn now(&self) -> Timestamp {

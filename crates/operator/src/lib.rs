@@ -21,9 +21,9 @@
 //! | [`error`] | `ApiError` → RFC 9457 problems |
 //! | [`bootstrap`] | the first operator and its key |
 //! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
+//! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
 //!
-//! Not here yet (designed for in the schema): the reconciler, webhook delivery from `events`
-//! and metrics.
+//! Not here yet: the reconciler.
 
 pub mod api;
 pub mod auth;
@@ -32,6 +32,7 @@ pub mod crypto;
 pub mod error;
 pub mod policy;
 pub mod settlement;
+pub mod webhooks;
 
 use std::sync::Arc;
 

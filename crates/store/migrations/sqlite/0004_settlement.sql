@@ -16,3 +16,7 @@ CREATE TABLE settlement_attempts (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX settlement_attempts_job_idx ON settlement_attempts (job_id);
+-- Webhook fan-out: each endpoint's deliveries are created from the events after this one
+-- (insertion `seq`), so an endpoint gets the events from its creation on, each once.
+ALTER TABLE webhook_endpoints ADD COLUMN last_event_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhook_deliveries ADD COLUMN lease_owner TEXT NULL;

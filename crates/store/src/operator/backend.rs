@@ -39,6 +39,14 @@ macro_rules! operator_store_impl {
                 );
             }
 
+            /// Webhook endpoints and deliveries.
+            mod webhooks {
+                use super::*;
+                crate::operator::webhooks::operator_sql_webhooks!(
+                    if $lock.is_empty() { "" } else { " FOR UPDATE SKIP LOCKED" }
+                );
+            }
+
             #[async_trait]
             impl OperatorStore for $store {
                 async fn create_operator(&self, name: &str, now: i64) -> Result<Operator, StoreError> {
@@ -618,6 +626,35 @@ macro_rules! operator_store_impl {
                 async fn settlement_signatures(&self, transfer_id: &str)
                     -> Result<Vec<String>, StoreError> {
                     settlement::attempt_signatures(&self.pool, transfer_id).await
+                }
+
+                async fn create_webhook(&self, actor: &Actor, hook: &NewWebhook, now: i64)
+                    -> Result<WebhookEndpoint, StoreError> {
+                    webhooks::create(&self.pool, actor, hook, now).await
+                }
+
+                async fn list_webhooks(&self, actor: &Actor)
+                    -> Result<Vec<WebhookEndpoint>, StoreError> {
+                    webhooks::list(&self.pool, actor).await
+                }
+
+                async fn webhook_deliveries(&self, actor: &Actor, endpoint_id: &str)
+                    -> Result<Vec<WebhookDelivery>, StoreError> {
+                    webhooks::deliveries(&self.pool, actor, endpoint_id).await
+                }
+
+                async fn fan_out_events(&self, limit: u32, now: i64) -> Result<u64, StoreError> {
+                    webhooks::fan_out(&self.pool, limit, now).await
+                }
+
+                async fn claim_deliveries(&self, worker: &str, limit: u32, lease_until: i64,
+                    now: i64) -> Result<Vec<DueDelivery>, StoreError> {
+                    webhooks::claim(&self.pool, worker, limit, lease_until, now).await
+                }
+
+                async fn finish_delivery(&self, delivery_id: i64, worker: &str,
+                    result: &DeliveryResult, now: i64) -> Result<bool, StoreError> {
+                    webhooks::finish(&self.pool, delivery_id, worker, result, now).await
                 }
             }
         }

@@ -15,6 +15,7 @@
 //! | `backend_money.rs` | the transactions that move money (request, approve, reject, fail, settle, receipts) |
 //! | `rows.rs` | row → type mappings |
 //! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
+//! | `webhooks.rs` | webhook endpoints, event fan-out and the delivery queue/log |
 
 mod backend;
 pub(crate) mod backend_helpers;
@@ -22,6 +23,7 @@ pub(crate) mod backend_money;
 pub mod model;
 pub(crate) mod rows;
 pub mod settlement;
+pub mod webhooks;
 
 pub(crate) use backend::operator_store_impl;
 
@@ -32,6 +34,7 @@ use serde::Serialize;
 use crate::StoreError;
 pub use model::*;
 pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
+pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
 
 /// A fresh random id `prefix_` + 22 URL-safe characters (128 bits).
 pub fn new_id(prefix: &str) -> String {
@@ -434,6 +437,48 @@ pub trait OperatorStore: Send + Sync {
 
     /// Every signature ever signed for a transfer's settlement, oldest first.
     async fn settlement_signatures(&self, transfer_id: &str) -> Result<Vec<String>, StoreError>;
+
+    // Webhooks (`webhooks.rs`).
+
+    /// Registers an endpoint of the actor's operator; it receives events from now on.
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        hook: &NewWebhook,
+        now: i64,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// The actor's operator's endpoints.
+    async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// An endpoint's delivery log, oldest first. `NotFound` if it is not the actor's.
+    async fn webhook_deliveries(
+        &self,
+        actor: &Actor,
+        endpoint_id: &str,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Creates the deliveries of events newer than each endpoint's cursor (at most `limit`
+    /// events per endpoint); returns how many were created.
+    async fn fan_out_events(&self, limit: u32, now: i64) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` due deliveries for `worker` until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records how a claimed delivery went; false if `worker` no longer holds it.
+    async fn finish_delivery(
+        &self,
+        delivery_id: i64,
+        worker: &str,
+        result: &DeliveryResult,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
