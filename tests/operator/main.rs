@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod custodial;
 mod harness;
+mod observability;
 mod settlement;
 mod transfers;
 mod webhooks;
@@ -93,4 +94,6 @@ both_backends! {
         => webhook_failing_three_times_is_delivered_once_and_verifies,
     crate::webhooks::webhook_urls_and_types_are_validated
         => webhook_urls_and_types_are_validated,
+    crate::observability::metrics_count_settlements_and_readiness_checks_the_rpc
+        => metrics_count_settlements_and_readiness_checks_the_rpc,
 }

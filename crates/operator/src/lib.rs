@@ -22,6 +22,7 @@
 //! | [`bootstrap`] | the first operator and its key |
 //! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
 //! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
+//! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
 //!
 //! Not here yet: the reconciler.
 
@@ -30,6 +31,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod crypto;
 pub mod error;
+pub mod ops;
 pub mod policy;
 pub mod settlement;
 pub mod webhooks;

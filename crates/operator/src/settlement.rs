@@ -101,9 +101,8 @@ pub enum JobOutcome {
 
 /// Counters a worker keeps for metrics.
 pub trait SettlementObserver: Send + Sync {
-    /// A job ended a step with `outcome` after `elapsed` of work; `enqueued_at` is its Unix
-    /// enqueue time.
-    fn job_done(&self, outcome: &JobOutcome, enqueued_at: i64, amount: u64);
+    /// A job ended a step with `outcome`.
+    fn job_done(&self, job: &SettlementJob, outcome: &JobOutcome);
     /// A chain call failed.
     fn rpc_error(&self);
 }
@@ -112,7 +111,7 @@ pub trait SettlementObserver: Send + Sync {
 pub struct NoObserver;
 
 impl SettlementObserver for NoObserver {
-    fn job_done(&self, _: &JobOutcome, _: i64, _: u64) {}
+    fn job_done(&self, _: &SettlementJob, _: &JobOutcome) {}
     fn rpc_error(&self) {}
 }
 
@@ -204,8 +203,7 @@ impl Settler {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "settlement step"
         );
-        self.observer
-            .job_done(&outcome, job.enqueued_at, job.transfer.amount);
+        self.observer.job_done(job, &outcome);
         outcome
     }
 

@@ -12,7 +12,9 @@ use mpp::SystemClock;
 use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
 use mppsol_operator::bootstrap::bootstrap_if_empty;
-use mppsol_operator::settlement::{Settler, WorkerConfig};
+use mppsol_operator::ops::{Metrics, with_observability};
+use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
+use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
 use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
 use mppsol_solana::network::Network;
 
@@ -63,6 +65,9 @@ pub enum Action {
         /// Seconds a claim holds before another worker may take a job over.
         #[arg(long, default_value_t = 30)]
         lease_secs: u64,
+        /// Serve `/metrics`, `/healthz` and `/readyz` for this worker on this address.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
 }
 
@@ -155,8 +160,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             print_key(&operator.id, &key);
             return Ok(());
         }
-        Some(Action::Worker { batch, lease_secs }) => {
-            return run_worker(&state, batch, lease_secs).await;
+        Some(Action::Worker {
+            batch,
+            lease_secs,
+            metrics_listen,
+        }) => {
+            return run_worker(&state, batch, lease_secs, metrics_listen).await;
         }
         None => {}
     }
@@ -175,7 +184,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
         network.as_str()
     );
-    axum::serve(listener, mppsol_operator::router(state))
+    let metrics = Arc::new(Metrics::new().context("metrics")?);
+    if args.rpc_url.is_none() {
+        // The embedded chain lives in this process: no other worker can reach it.
+        println!(
+            "mppsol operator: settling and sending webhooks in this process (embedded ledger)"
+        );
+        let workers = background(&state, WorkerConfig::default(), &metrics);
+        tokio::spawn(workers);
+    }
+    let app = with_observability(mppsol_operator::router(state.clone()), state, metrics);
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -184,8 +203,42 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `mppsol operator worker`: settles the outbox until interrupted.
-async fn run_worker(state: &AppState, batch: u32, lease_secs: u64) -> anyhow::Result<()> {
+/// The settlement worker and the webhook sender, until interrupted.
+fn background(
+    state: &AppState,
+    config: WorkerConfig,
+    metrics: &Arc<Metrics>,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let settler = Settler::new(
+        state.store_arc(),
+        Arc::clone(state.ledger()),
+        state.master_key().clone(),
+        Arc::new(SystemClock),
+        config,
+    )
+    .with_observer(Arc::clone(metrics) as Arc<dyn SettlementObserver>);
+    let sender = WebhookSender::new(
+        state.store_arc(),
+        state.master_key().clone(),
+        Arc::new(SystemClock),
+        SenderConfig::default(),
+    )
+    .with_observer(Arc::clone(metrics) as Arc<dyn DeliveryObserver>);
+    async move {
+        let stop = || async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::join!(settler.run(stop()), sender.run(stop()));
+    }
+}
+
+/// `mppsol operator worker`: settles the outbox and sends webhooks until interrupted.
+async fn run_worker(
+    state: &AppState,
+    batch: u32,
+    lease_secs: u64,
+    metrics_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let config = WorkerConfig {
         batch: batch.max(1),
         lease: std::time::Duration::from_secs(lease_secs.max(1)),
@@ -197,17 +250,18 @@ async fn run_worker(state: &AppState, batch: u32, lease_secs: u64) -> anyhow::Re
         config.batch,
         config.lease.as_secs()
     );
-    let settler = Settler::new(
-        state.store_arc(),
-        Arc::clone(state.ledger()),
-        state.master_key().clone(),
-        Arc::new(SystemClock),
-        config,
-    );
-    settler
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    let metrics = Arc::new(Metrics::new().context("metrics")?);
+    if let Some(addr) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let app = with_observability(axum::Router::new(), state.clone(), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
+    background(state, config, &metrics).await;
     Ok(())
 }
