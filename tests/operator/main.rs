@@ -9,6 +9,7 @@ mod auth;
 mod custodial;
 mod harness;
 mod observability;
+mod reconcile;
 mod settlement;
 mod transfers;
 mod webhooks;
@@ -96,4 +97,6 @@ both_backends! {
         => webhook_urls_and_types_are_validated,
     crate::observability::metrics_count_settlements_and_readiness_checks_the_rpc
         => metrics_count_settlements_and_readiness_checks_the_rpc,
+    crate::reconcile::reconciler_reports_drift_and_repairs_counters_and_landed_transfers
+        => reconciler_reports_drift_and_repairs_counters_and_landed_transfers,
 }

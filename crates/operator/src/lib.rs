@@ -23,8 +23,7 @@
 //! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
 //! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
 //! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
-//!
-//! Not here yet: the reconciler.
+//! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |
 
 pub mod api;
 pub mod auth;
@@ -33,6 +32,7 @@ pub mod crypto;
 pub mod error;
 pub mod ops;
 pub mod policy;
+pub mod reconcile;
 pub mod settlement;
 pub mod webhooks;
 

@@ -13,6 +13,7 @@ use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
 use mppsol_operator::bootstrap::bootstrap_if_empty;
 use mppsol_operator::ops::{Metrics, with_observability};
+use mppsol_operator::reconcile::Reconciler;
 use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
 use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
 use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
@@ -68,6 +69,16 @@ pub enum Action {
         /// Serve `/metrics`, `/healthz` and `/readyz` for this worker on this address.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
+    },
+    /// Compare the store with the chain (counters, sessions, transfers), print the drift as
+    /// JSON, and with `--repair` fix the safe cases. Exits 1 when drift remains.
+    Reconcile {
+        /// Check transfers updated in the last this many hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Repair counters and pending transfers that landed.
+        #[arg(long)]
+        repair: bool,
     },
 }
 
@@ -160,6 +171,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             print_key(&operator.id, &key);
             return Ok(());
         }
+        Some(Action::Reconcile { hours, repair }) => {
+            let now = state.now();
+            let report = Reconciler::new(state.store_arc(), Arc::clone(state.ledger()))
+                .run(now - i64::from(hours) * 3600, 10_000, repair, now)
+                .await
+                .context("reconciling")?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            let unrepaired = report.chain.iter().any(|d| !d.repaired)
+                || !report.sessions.is_empty()
+                || report.counters_repaired < report.counters.len();
+            if unrepaired {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
         Some(Action::Worker {
             batch,
             lease_secs,
@@ -176,6 +202,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("mppsol operator: a new database; created the first operator and its API key");
         print_key(&operator.id, &key);
     }
+    let metrics = Arc::new(Metrics::new().context("metrics")?);
+    if args.rpc_url.is_none() {
+        // The embedded chain lives in this process: no other worker can reach it. (Printed
+        // before "listening": callers may stop reading stdout after that line.)
+        println!(
+            "mppsol operator: settling and sending webhooks in this process (embedded ledger)"
+        );
+        tokio::spawn(background(&state, WorkerConfig::default(), &metrics));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -184,15 +219,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
         network.as_str()
     );
-    let metrics = Arc::new(Metrics::new().context("metrics")?);
-    if args.rpc_url.is_none() {
-        // The embedded chain lives in this process: no other worker can reach it.
-        println!(
-            "mppsol operator: settling and sending webhooks in this process (embedded ledger)"
-        );
-        let workers = background(&state, WorkerConfig::default(), &metrics);
-        tokio::spawn(workers);
-    }
     let app = with_observability(mppsol_operator::router(state.clone()), state, metrics);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

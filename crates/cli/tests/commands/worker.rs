@@ -270,6 +270,23 @@ fn worker_killed_at_random_points_settles_every_transfer_exactly_once() {
     std::thread::sleep(Duration::from_secs(2));
     drop(late);
     assert_eq!(balance(&rpc_url, &to), expected);
+    // The reconciler finds every transfer on chain and nothing drifted.
+    let out = bin()
+        .args(["operator"])
+        .args(d.args())
+        .args(["reconcile"])
+        .env("DATABASE_URL", &d.db)
+        .env_remove("MPPSOL_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["transfers_checked"], N);
+    assert_eq!(report["chain"], json!([]));
 }
 
 #[test]

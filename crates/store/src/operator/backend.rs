@@ -39,6 +39,12 @@ macro_rules! operator_store_impl {
                 );
             }
 
+            /// The reconciler's comparisons.
+            mod reconcile {
+                use super::*;
+                crate::operator::reconcile::operator_sql_reconcile!();
+            }
+
             /// Webhook endpoints and deliveries.
             mod webhooks {
                 use super::*;
@@ -655,6 +661,24 @@ macro_rules! operator_store_impl {
                 async fn finish_delivery(&self, delivery_id: i64, worker: &str,
                     result: &DeliveryResult, now: i64) -> Result<bool, StoreError> {
                     webhooks::finish(&self.pool, delivery_id, worker, result, now).await
+                }
+
+                async fn counter_drift(&self) -> Result<Vec<CounterDrift>, StoreError> {
+                    reconcile::counter_drift(&self.pool).await
+                }
+
+                async fn repair_counter(&self, drift: &CounterDrift, now: i64)
+                    -> Result<bool, StoreError> {
+                    reconcile::repair_counter(&self.pool, drift, now).await
+                }
+
+                async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError> {
+                    reconcile::session_drift(&self.pool).await
+                }
+
+                async fn chain_checks(&self, since: i64, limit: u32)
+                    -> Result<Vec<ChainCheck>, StoreError> {
+                    reconcile::chain_checks(&self.pool, since, limit).await
                 }
             }
         }

@@ -16,11 +16,13 @@
 //! | `rows.rs` | row → type mappings |
 //! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
 //! | `webhooks.rs` | webhook endpoints, event fan-out and the delivery queue/log |
+//! | `reconcile.rs` | counters, sessions and transfers the reconciler compares |
 
 mod backend;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
 pub mod model;
+pub mod reconcile;
 pub(crate) mod rows;
 pub mod settlement;
 pub mod webhooks;
@@ -33,6 +35,7 @@ use serde::Serialize;
 
 use crate::StoreError;
 pub use model::*;
+pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
 pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
 pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
 
@@ -479,6 +482,21 @@ pub trait OperatorStore: Send + Sync {
         result: &DeliveryResult,
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    // The reconciler (`reconcile.rs`).
+
+    /// Daily counters that differ from the sum of their pending and settled transfers.
+    async fn counter_drift(&self) -> Result<Vec<CounterDrift>, StoreError>;
+
+    /// Sets a drifted counter to its computed value if it still holds `drift.stored`
+    /// (audited); false if it changed meanwhile.
+    async fn repair_counter(&self, drift: &CounterDrift, now: i64) -> Result<bool, StoreError>;
+
+    /// Sessions whose running total differs from their settled receipts.
+    async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError>;
+
+    /// Transfers updated since `since` with signatures to look up on chain, oldest first.
+    async fn chain_checks(&self, since: i64, limit: u32) -> Result<Vec<ChainCheck>, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
