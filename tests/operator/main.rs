@@ -8,7 +8,11 @@ mod accounts;
 mod auth;
 mod custodial;
 mod harness;
+mod observability;
+mod reconcile;
+mod settlement;
 mod transfers;
+mod webhooks;
 
 /// One `#[tokio::test]` per case and backend.
 macro_rules! both_backends {
@@ -71,4 +75,28 @@ both_backends! {
         => custodial_signing_checks_balance_and_policy_first,
     crate::custodial::escalated_charge_is_signed_once_after_approval
         => escalated_charge_is_signed_once_after_approval,
+    crate::settlement::worker_settles_each_transfer_once_and_the_chain_agrees
+        => worker_settles_each_transfer_once_and_the_chain_agrees,
+    crate::settlement::crash_before_send_resends_the_stored_transaction
+        => crash_before_send_resends_the_stored_transaction,
+    crate::settlement::crash_after_send_finds_it_landed
+        => crash_after_send_finds_it_landed,
+    crate::settlement::crash_after_confirm_settles_without_sending
+        => crash_after_confirm_settles_without_sending,
+    crate::settlement::expired_unsent_transaction_is_rebuilt
+        => expired_unsent_transaction_is_rebuilt,
+    crate::settlement::expired_but_landed_transaction_is_not_rebuilt
+        => expired_but_landed_transaction_is_not_rebuilt,
+    crate::settlement::unpayable_transfer_fails_after_its_attempts_and_gives_the_amount_back
+        => unpayable_transfer_fails_after_its_attempts_and_gives_the_amount_back,
+    crate::settlement::two_workers_share_the_queue_and_pay_each_transfer_once
+        => two_workers_share_the_queue_and_pay_each_transfer_once,
+    crate::webhooks::webhook_failing_three_times_is_delivered_once_and_verifies
+        => webhook_failing_three_times_is_delivered_once_and_verifies,
+    crate::webhooks::webhook_urls_and_types_are_validated
+        => webhook_urls_and_types_are_validated,
+    crate::observability::metrics_count_settlements_and_readiness_checks_the_rpc
+        => metrics_count_settlements_and_readiness_checks_the_rpc,
+    crate::reconcile::reconciler_reports_drift_and_repairs_counters_and_landed_transfers
+        => reconciler_reports_drift_and_repairs_counters_and_landed_transfers,
 }

@@ -20,16 +20,21 @@
 //! | [`api`] | the handlers, one file per resource, and the OpenAPI document |
 //! | [`error`] | `ApiError` → RFC 9457 problems |
 //! | [`bootstrap`] | the first operator and its key |
-//!
-//! Not here yet (designed for in the schema): the settlement worker over `outbox_jobs`, the
-//! reconciler, webhook delivery from `events` and metrics.
+//! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
+//! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
+//! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
+//! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |
 
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod crypto;
 pub mod error;
+pub mod ops;
 pub mod policy;
+pub mod reconcile;
+pub mod settlement;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -70,6 +75,11 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &dyn OperatorStore {
         self.0.store.as_ref()
+    }
+
+    /// The store, shared (the settlement worker and metrics hold it too).
+    pub fn store_arc(&self) -> Arc<dyn OperatorStore> {
+        Arc::clone(&self.0.store)
     }
 
     /// The ledger.

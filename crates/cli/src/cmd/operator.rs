@@ -12,6 +12,10 @@ use mpp::SystemClock;
 use mppsol_ledger::Ledger;
 use mppsol_ledger::embedded::{EmbeddedConfig, EmbeddedLedger};
 use mppsol_operator::bootstrap::bootstrap_if_empty;
+use mppsol_operator::ops::{Metrics, with_observability};
+use mppsol_operator::reconcile::Reconciler;
+use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
+use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
 use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
 use mppsol_solana::network::Network;
 
@@ -57,6 +61,29 @@ pub enum Action {
         /// The operator's name.
         #[arg(long, default_value = "default")]
         name: String,
+    },
+    /// Run the settlement worker: sign, send and confirm accepted transfers from the outbox
+    /// (any number of workers may share one PostgreSQL database).
+    Worker {
+        /// Jobs claimed at once.
+        #[arg(long, default_value_t = 32)]
+        batch: u32,
+        /// Seconds a claim holds before another worker may take a job over.
+        #[arg(long, default_value_t = 30)]
+        lease_secs: u64,
+        /// Serve `/metrics`, `/healthz` and `/readyz` for this worker on this address.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
+    },
+    /// Compare the store with the chain (counters, sessions, transfers), print the drift as
+    /// JSON, and with `--repair` fix the safe cases. Exits 1 when drift remains.
+    Reconcile {
+        /// Check transfers updated in the last this many hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Repair counters and pending transfers that landed.
+        #[arg(long)]
+        repair: bool,
     },
 }
 
@@ -141,12 +168,37 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         master_key: master_key(args.master_key_file.as_deref(), &data_dir)?,
         clock: Arc::new(SystemClock),
     });
-    if let Some(Action::Init { name }) = args.action {
-        let (operator, key) = bootstrap_operator(&state, &name)
-            .await
-            .context("creating the operator")?;
-        print_key(&operator.id, &key);
-        return Ok(());
+    match args.action {
+        Some(Action::Init { name }) => {
+            let (operator, key) = bootstrap_operator(&state, &name)
+                .await
+                .context("creating the operator")?;
+            print_key(&operator.id, &key);
+            return Ok(());
+        }
+        Some(Action::Reconcile { hours, repair }) => {
+            let now = state.now();
+            let report = Reconciler::new(state.store_arc(), Arc::clone(state.ledger()))
+                .run(now - i64::from(hours) * 3600, 10_000, repair, now)
+                .await
+                .context("reconciling")?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            let unrepaired = report.chain.iter().any(|d| !d.repaired)
+                || !report.sessions.is_empty()
+                || report.counters_repaired < report.counters.len();
+            if unrepaired {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Some(Action::Worker {
+            batch,
+            lease_secs,
+            metrics_listen,
+        }) => {
+            return run_worker(&state, batch, lease_secs, metrics_listen).await;
+        }
+        None => {}
     }
     if let Some((operator, key)) = bootstrap_if_empty(&state, "default")
         .await
@@ -154,6 +206,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     {
         println!("mppsol operator: a new database; created the first operator and its API key");
         print_key(&operator.id, &key);
+    }
+    let metrics = Arc::new(Metrics::new().context("metrics")?);
+    if args.rpc_url.is_none() {
+        // The embedded chain lives in this process: no other worker can reach it. (Printed
+        // before "listening": callers may stop reading stdout after that line.)
+        println!(
+            "mppsol operator: settling and sending webhooks in this process (embedded ledger)"
+        );
+        tokio::spawn(background(&state, WorkerConfig::default(), &metrics));
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -163,11 +224,75 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
         network.as_str()
     );
-    axum::serve(listener, mppsol_operator::router(state))
+    let app = with_observability(mppsol_operator::router(state.clone()), state, metrics);
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .context("serving")?;
+    Ok(())
+}
+
+/// The settlement worker and the webhook sender, until interrupted.
+fn background(
+    state: &AppState,
+    config: WorkerConfig,
+    metrics: &Arc<Metrics>,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let settler = Settler::new(
+        state.store_arc(),
+        Arc::clone(state.ledger()),
+        state.master_key().clone(),
+        Arc::new(SystemClock),
+        config,
+    )
+    .with_observer(Arc::clone(metrics) as Arc<dyn SettlementObserver>);
+    let sender = WebhookSender::new(
+        state.store_arc(),
+        state.master_key().clone(),
+        Arc::new(SystemClock),
+        SenderConfig::default(),
+    )
+    .with_observer(Arc::clone(metrics) as Arc<dyn DeliveryObserver>);
+    async move {
+        let stop = || async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::join!(settler.run(stop()), sender.run(stop()));
+    }
+}
+
+/// `mppsol operator worker`: settles the outbox and sends webhooks until interrupted.
+async fn run_worker(
+    state: &AppState,
+    batch: u32,
+    lease_secs: u64,
+    metrics_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let config = WorkerConfig {
+        batch: batch.max(1),
+        lease: std::time::Duration::from_secs(lease_secs.max(1)),
+        ..WorkerConfig::default()
+    };
+    println!(
+        "mppsol operator worker: {} settling the outbox (batch {}, lease {} s)",
+        config.worker_id,
+        config.batch,
+        config.lease.as_secs()
+    );
+    let metrics = Arc::new(Metrics::new().context("metrics")?);
+    if let Some(addr) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let app = with_observability(axum::Router::new(), state.clone(), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
+    background(state, config, &metrics).await;
     Ok(())
 }

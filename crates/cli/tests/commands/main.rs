@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod worker;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mppsol"))
 }

@@ -7,6 +7,7 @@
 //! | `activity.rs` | `/v1/accounts/{id}/receipts`, `/v1/sessions`, `/v1/events` |
 //! | `credentials.rs` | `/v1/accounts/{id}/credentials` (custodial signing) |
 //! | `keys.rs` | `/v1/api-keys…` |
+//! | `webhooks.rs` | `/v1/webhooks`, `/v1/webhooks/{id}/deliveries` |
 //! | `openapi.rs` | `/v1/openapi.json` |
 
 mod accounts;
@@ -15,6 +16,7 @@ mod credentials;
 mod keys;
 pub mod openapi;
 mod transfers;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -57,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/api-keys", get(keys::list).post(keys::create))
         .route("/v1/api-keys/{id}", delete(keys::revoke))
         .route("/v1/api-keys/{id}/rotate", post(keys::rotate))
+        .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route_layer(from_fn_with_state(state.clone(), authenticate))
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("route".into()) })

@@ -126,6 +126,27 @@ pub const ROUTES: &[(&str, &str, &str, Option<&str>, &str)] = &[
         None,
         "200",
     ),
+    (
+        "post",
+        "/v1/webhooks",
+        "Register a webhook endpoint (operator); its signing secret appears once, in this response.",
+        Some("CreateWebhook"),
+        "201",
+    ),
+    (
+        "get",
+        "/v1/webhooks",
+        "List webhook endpoints (operator).",
+        None,
+        "200",
+    ),
+    (
+        "get",
+        "/v1/webhooks/{id}/deliveries",
+        "An endpoint's delivery log: attempts, last status, delivered time (operator).",
+        None,
+        "200",
+    ),
 ];
 
 fn amount() -> Value {
@@ -162,6 +183,10 @@ fn schemas() -> Value {
         "Reject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
         "CreateKey": {"type": "object", "required": ["role"], "additionalProperties": false, "properties": {
             "role": {"enum": ["operator", "agent"]}, "account_id": {"type": "string"}}},
+        "CreateWebhook": {"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+            "url": {"type": "string", "format": "uri"},
+            "event_types": {"type": ["array", "null"], "items": {"enum": ["transfer.settled", "transfer.failed",
+                "transfer.pending_approval", "session.opened", "session.settled", "policy.violation"]}}}},
         "Problem": {"type": "object", "description": "RFC 9457; type is urn:mppsol:problem:<code>; policy violations carry `rule` and `transfer_id`", "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "rule": {"type": "string"}, "transfer_id": {"type": "string"}}}

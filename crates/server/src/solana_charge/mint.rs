@@ -61,7 +61,11 @@ pub(crate) struct MintCache {
 
 impl MintCache {
     /// The mint's program, decimals and transfer fee.
-    pub(crate) async fn get(&self, ledger: &dyn Ledger, mint: Address) -> Result<MintInfo, MethodError> {
+    pub(crate) async fn get(
+        &self,
+        ledger: &dyn Ledger,
+        mint: Address,
+    ) -> Result<MintInfo, MethodError> {
         let cell = {
             let mut mints = self.mints.lock().await;
             match mints.iter().find(|(m, _)| *m == mint) {
@@ -73,6 +77,8 @@ impl MintCache {
                 }
             }
         };
-        cell.get_or_try_init(|| read_mint(ledger, mint)).await.copied()
+        cell.get_or_try_init(|| read_mint(ledger, mint))
+            .await
+            .copied()
     }
 }

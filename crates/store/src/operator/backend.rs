@@ -31,6 +31,28 @@ macro_rules! operator_store_impl {
                 crate::operator::backend_money::operator_sql_money!();
             }
 
+            /// The settlement worker's statements.
+            mod settlement {
+                use super::*;
+                crate::operator::settlement::operator_sql_settlement!(
+                    if $lock.is_empty() { "" } else { " FOR UPDATE OF j SKIP LOCKED" }
+                );
+            }
+
+            /// The reconciler's comparisons.
+            mod reconcile {
+                use super::*;
+                crate::operator::reconcile::operator_sql_reconcile!();
+            }
+
+            /// Webhook endpoints and deliveries.
+            mod webhooks {
+                use super::*;
+                crate::operator::webhooks::operator_sql_webhooks!(
+                    if $lock.is_empty() { "" } else { " FOR UPDATE SKIP LOCKED" }
+                );
+            }
+
             #[async_trait]
             impl OperatorStore for $store {
                 async fn create_operator(&self, name: &str, now: i64) -> Result<Operator, StoreError> {
@@ -578,6 +600,85 @@ macro_rules! operator_store_impl {
                     );
                     let row = sqlx::query(&sql).bind(transfer_id).fetch_optional(&self.pool).await?;
                     row.as_ref().map(rows::outbox).transpose()
+                }
+
+                async fn claim_settlements(&self, worker: &str, limit: u32, lease_until: i64,
+                    now: i64) -> Result<Vec<SettlementJob>, StoreError> {
+                    settlement::claim(&self.pool, worker, limit, lease_until, now).await
+                }
+
+                async fn record_settlement_attempt(&self, job_id: i64, worker: &str,
+                    previous: Option<&str>, attempt: &SignedAttempt, now: i64,
+                ) -> Result<bool, StoreError> {
+                    settlement::record_attempt(&self.pool, job_id, worker, previous, attempt, now)
+                        .await
+                }
+
+                async fn complete_settlement(&self, job_id: i64, signature: &str, now: i64)
+                    -> Result<SettledOutcome, StoreError> {
+                    settlement::complete(&self.pool, job_id, signature, now).await
+                }
+
+                async fn release_settlement(&self, job_id: i64, worker: &str, error: &str,
+                    next_attempt_at: i64, now: i64) -> Result<bool, StoreError> {
+                    settlement::release(&self.pool, job_id, worker, error, next_attempt_at, now)
+                        .await
+                }
+
+                async fn outbox_depth(&self) -> Result<QueueDepth, StoreError> {
+                    settlement::depth(&self.pool).await
+                }
+
+                async fn settlement_signatures(&self, transfer_id: &str)
+                    -> Result<Vec<String>, StoreError> {
+                    settlement::attempt_signatures(&self.pool, transfer_id).await
+                }
+
+                async fn create_webhook(&self, actor: &Actor, hook: &NewWebhook, now: i64)
+                    -> Result<WebhookEndpoint, StoreError> {
+                    webhooks::create(&self.pool, actor, hook, now).await
+                }
+
+                async fn list_webhooks(&self, actor: &Actor)
+                    -> Result<Vec<WebhookEndpoint>, StoreError> {
+                    webhooks::list(&self.pool, actor).await
+                }
+
+                async fn webhook_deliveries(&self, actor: &Actor, endpoint_id: &str)
+                    -> Result<Vec<WebhookDelivery>, StoreError> {
+                    webhooks::deliveries(&self.pool, actor, endpoint_id).await
+                }
+
+                async fn fan_out_events(&self, limit: u32, now: i64) -> Result<u64, StoreError> {
+                    webhooks::fan_out(&self.pool, limit, now).await
+                }
+
+                async fn claim_deliveries(&self, worker: &str, limit: u32, lease_until: i64,
+                    now: i64) -> Result<Vec<DueDelivery>, StoreError> {
+                    webhooks::claim(&self.pool, worker, limit, lease_until, now).await
+                }
+
+                async fn finish_delivery(&self, delivery_id: i64, worker: &str,
+                    result: &DeliveryResult, now: i64) -> Result<bool, StoreError> {
+                    webhooks::finish(&self.pool, delivery_id, worker, result, now).await
+                }
+
+                async fn counter_drift(&self) -> Result<Vec<CounterDrift>, StoreError> {
+                    reconcile::counter_drift(&self.pool).await
+                }
+
+                async fn repair_counter(&self, drift: &CounterDrift, now: i64)
+                    -> Result<bool, StoreError> {
+                    reconcile::repair_counter(&self.pool, drift, now).await
+                }
+
+                async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError> {
+                    reconcile::session_drift(&self.pool).await
+                }
+
+                async fn chain_checks(&self, since: i64, limit: u32)
+                    -> Result<Vec<ChainCheck>, StoreError> {
+                    reconcile::chain_checks(&self.pool, since, limit).await
                 }
             }
         }

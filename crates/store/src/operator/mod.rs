@@ -14,12 +14,18 @@
 //! | `backend_helpers.rs` | locking, lookups, counters, events, audit, outbox, paging |
 //! | `backend_money.rs` | the transactions that move money (request, approve, reject, fail, settle, receipts) |
 //! | `rows.rs` | row → type mappings |
+//! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
+//! | `webhooks.rs` | webhook endpoints, event fan-out and the delivery queue/log |
+//! | `reconcile.rs` | counters, sessions and transfers the reconciler compares |
 
 mod backend;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
 pub mod model;
+pub mod reconcile;
 pub(crate) mod rows;
+pub mod settlement;
+pub mod webhooks;
 
 pub(crate) use backend::operator_store_impl;
 
@@ -29,6 +35,9 @@ use serde::Serialize;
 
 use crate::StoreError;
 pub use model::*;
+pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
+pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
+pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
 
 /// A fresh random id `prefix_` + 22 URL-safe characters (128 bits).
 pub fn new_id(prefix: &str) -> String {
@@ -382,6 +391,112 @@ pub trait OperatorStore: Send + Sync {
 
     /// The outbox job of a transfer, if it has one.
     async fn outbox_job(&self, transfer_id: &str) -> Result<Option<OutboxJob>, StoreError>;
+
+    // The settlement worker (`settlement.rs`).
+
+    /// Claims up to `limit` due `settle_transfer` jobs of pending transfers (and jobs whose
+    /// lease ran out) for `worker` until `lease_until`.
+    async fn claim_settlements(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<SettlementJob>, StoreError>;
+
+    /// Stores the signed transaction of a job before it is sent, if `worker` still holds the
+    /// job and its current transaction is `previous`; false otherwise (send nothing then).
+    async fn record_settlement_attempt(
+        &self,
+        job_id: i64,
+        worker: &str,
+        previous: Option<&str>,
+        attempt: &SignedAttempt,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The job's transaction landed under `signature`: the transfer is settled, the job done
+    /// and `transfer.settled` emitted, in one transaction.
+    async fn complete_settlement(
+        &self,
+        job_id: i64,
+        signature: &str,
+        now: i64,
+    ) -> Result<SettledOutcome, StoreError>;
+
+    /// Gives a job back to the queue, to be tried again at `next_attempt_at`; false if
+    /// `worker` no longer holds it.
+    async fn release_settlement(
+        &self,
+        job_id: i64,
+        worker: &str,
+        error: &str,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Outbox jobs waiting and held.
+    async fn outbox_depth(&self) -> Result<QueueDepth, StoreError>;
+
+    /// Every signature ever signed for a transfer's settlement, oldest first.
+    async fn settlement_signatures(&self, transfer_id: &str) -> Result<Vec<String>, StoreError>;
+
+    // Webhooks (`webhooks.rs`).
+
+    /// Registers an endpoint of the actor's operator; it receives events from now on.
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        hook: &NewWebhook,
+        now: i64,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// The actor's operator's endpoints.
+    async fn list_webhooks(&self, actor: &Actor) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// An endpoint's delivery log, oldest first. `NotFound` if it is not the actor's.
+    async fn webhook_deliveries(
+        &self,
+        actor: &Actor,
+        endpoint_id: &str,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Creates the deliveries of events newer than each endpoint's cursor (at most `limit`
+    /// events per endpoint); returns how many were created.
+    async fn fan_out_events(&self, limit: u32, now: i64) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` due deliveries for `worker` until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records how a claimed delivery went; false if `worker` no longer holds it.
+    async fn finish_delivery(
+        &self,
+        delivery_id: i64,
+        worker: &str,
+        result: &DeliveryResult,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    // The reconciler (`reconcile.rs`).
+
+    /// Daily counters that differ from the sum of their pending and settled transfers.
+    async fn counter_drift(&self) -> Result<Vec<CounterDrift>, StoreError>;
+
+    /// Sets a drifted counter to its computed value if it still holds `drift.stored`
+    /// (audited); false if it changed meanwhile.
+    async fn repair_counter(&self, drift: &CounterDrift, now: i64) -> Result<bool, StoreError>;
+
+    /// Sessions whose running total differs from their settled receipts.
+    async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError>;
+
+    /// Transfers updated since `since` with signatures to look up on chain, oldest first.
+    async fn chain_checks(&self, since: i64, limit: u32) -> Result<Vec<ChainCheck>, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
