@@ -1236,3 +1236,86 @@ intent = "session"
     drop(upstream);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `mppsol localnet`, a seller, an agent and an owner (SOL each), and the agent's policy
+/// wallet created with `max_single` and funded with 100_000 dev USDC by the owner.
+struct PolicySetup {
+    _localnet: Kill,
+    dir: PathBuf,
+    rpc_url: String,
+    usdc: String,
+    seller: String,
+    agent_file: PathBuf,
+    agent: String,
+    owner_file: PathBuf,
+    owner: String,
+}
+
+impl PolicySetup {
+    fn new(tag: &str, max_single: &str) -> Self {
+        let dir = tmp(tag);
+        let (localnet, info) = localnet();
+        let rpc_url = info["url"].as_str().unwrap().to_owned();
+        let usdc = info["usdc"].as_str().unwrap().to_owned();
+        let (_, seller) = new_key(&dir, "seller");
+        let (agent_file, agent) = new_key(&dir, "agent");
+        let (owner_file, owner) = new_key(&dir, "owner");
+        for who in [&seller, &agent, &owner] {
+            rpc(
+                &rpc_url,
+                "requestAirdrop",
+                serde_json::json!([who, 2_000_000_000u64]),
+            );
+        }
+        rpc(
+            &rpc_url,
+            "mppsol_mintTokens",
+            serde_json::json!([seller, usdc, 0u64]),
+        );
+        rpc(
+            &rpc_url,
+            "mppsol_mintTokens",
+            serde_json::json!([owner, usdc, 100_000u64]),
+        );
+        let owner_path = owner_file.to_str().unwrap();
+        wallet(&[
+            "create",
+            "--max-single",
+            max_single,
+            "--max-daily",
+            "90000",
+            "--rpc-url",
+            &rpc_url,
+            "--agent",
+            &agent,
+            "--owner",
+            owner_path,
+        ]);
+        wallet(&[
+            "fund",
+            "--rpc-url",
+            &rpc_url,
+            "--agent",
+            &agent,
+            "--owner",
+            &owner,
+            "--from",
+            owner_path,
+            "--mint",
+            &usdc,
+            "--amount",
+            "100000",
+        ]);
+        Self {
+            _localnet: localnet,
+            dir,
+            rpc_url,
+            usdc,
+            seller,
+            agent_file,
+            agent,
+            owner_file,
+            owner,
+        }
+    }
+}

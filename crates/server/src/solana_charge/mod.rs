@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 pub use mint::MintInfo;
 

@@ -33,7 +33,6 @@ use serde_json::{Map, Value};
 use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
-use tokio::sync::{Mutex, OnceCell};
 
 use crate::solana_charge::MintInfo;
 use crate::solana_charge::ledger_error;
