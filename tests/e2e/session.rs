@@ -251,7 +251,7 @@ async fn crash_between_accepting_and_responding(backend: Backend) {
     let store = stack.reopen_server_store().await;
     let b = stack.instance_on(store).await;
     let url_b = b.url.clone();
-    let (client, session) = stack.client();
+    let (client, _) = stack.client();
     let r = client.get(&url_b).await.unwrap();
     assert_eq!(r.response.status(), 200);
     let body: serde_json::Value = r.response.json().await.unwrap();
@@ -276,7 +276,6 @@ async fn crash_between_accepting_and_responding(backend: Backend) {
         "client and server agree"
     );
     assert_eq!(mine.signed_cumulative, rec.accepted_cumulative);
-    let _ = session;
     // Close settles exactly what was accepted.
     let payee_before = stack.token_balance(&stack.payee.pubkey()).await;
     client.close_session(&url_b).await.unwrap();

@@ -735,18 +735,7 @@ fn operator_switches_to_postgres_with_database_url_and_init_adds_operators() {
 
 /// `mppsol localnet` on a free port: the process, its RPC URL and its dev USDC mint.
 fn start_localnet() -> (Kill, String, String) {
-    let mut localnet = Kill(
-        bin()
-            .args(["localnet", "--port", "0", "--json"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(localnet.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).expect("localnet --json line");
+    let (localnet, info) = localnet();
     let rpc_url = info["url"].as_str().unwrap().to_owned();
     let usdc = info["usdc"].as_str().unwrap().to_owned();
     (localnet, rpc_url, usdc)
@@ -786,15 +775,7 @@ description = "Tomorrow's forecast"
         ),
     )
     .unwrap();
-    let serve = Kill(
-        bin()
-            .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(port);
-    (serve, port)
+    (serve(&config, port), port)
 }
 
 /// An upstream answering every request with a small JSON body (one connection at a time).
