@@ -209,7 +209,7 @@ pub async fn openapi_document_describes_every_route(backend: Backend) {
     for (method, path, ..) in mppsol_operator::api::openapi::ROUTES {
         assert!(doc["paths"][*path][*method].is_object(), "{method} {path}");
     }
-    assert_eq!(mppsol_operator::api::openapi::ROUTES.len(), 22);
+    assert_eq!(mppsol_operator::api::openapi::ROUTES.len(), 23);
     // Every documented route exists: unsigned, each answers 401, never 404.
     for (method, path, ..) in mppsol_operator::api::openapi::ROUTES {
         let url = format!("{}{}", s.base_url, path.replace("{id}", "x"));

@@ -146,7 +146,7 @@ fn bs58_of(bytes: &[u8]) -> String {
 }
 
 /// The paid API, the operator on its ledger, and a funded custodial account with an agent key.
-async fn paying_setup(
+pub(crate) async fn paying_setup(
     backend: Backend,
     policy: serde_json::Value,
     fund: u64,

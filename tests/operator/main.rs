@@ -6,8 +6,10 @@
 
 mod accounts;
 mod auth;
+mod charges;
 mod custodial;
 mod harness;
+mod non_custodial;
 mod observability;
 mod reconcile;
 mod settlement;
@@ -99,4 +101,14 @@ both_backends! {
         => metrics_count_settlements_and_readiness_checks_the_rpc,
     crate::reconcile::reconciler_reports_drift_and_repairs_counters_and_landed_transfers
         => reconciler_reports_drift_and_repairs_counters_and_landed_transfers,
+    crate::charges::worker_settles_a_sponsored_charge_without_the_receipt
+        => worker_settles_a_sponsored_charge_without_the_receipt,
+    crate::charges::receipt_first_leaves_the_worker_nothing_to_do
+        => receipt_first_leaves_the_worker_nothing_to_do,
+    crate::charges::unbroadcast_charge_fails_once_its_blockhash_expires
+        => unbroadcast_charge_fails_once_its_blockhash_expires,
+    crate::non_custodial::agent_signed_transfer_is_checked_then_settled_once
+        => agent_signed_transfer_is_checked_then_settled_once,
+    crate::non_custodial::expired_agent_transaction_waits_for_a_new_signature
+        => expired_agent_transaction_waits_for_a_new_signature,
 }

@@ -26,7 +26,7 @@ impl Clock for Shifted {
     }
 }
 
-fn settler(s: &OpStack, name: &str, ahead: i64) -> Settler {
+pub(crate) fn settler(s: &OpStack, name: &str, ahead: i64) -> Settler {
     Settler::new(
         s.state.store_arc(),
         Arc::new(s.ledger.clone()),
@@ -41,7 +41,7 @@ fn settler(s: &OpStack, name: &str, ahead: i64) -> Settler {
     )
 }
 
-fn actor(s: &OpStack) -> Actor {
+pub(crate) fn actor(s: &OpStack) -> Actor {
     Actor {
         operator_id: s.operator_id.clone(),
         key_id: "test".into(),

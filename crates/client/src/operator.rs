@@ -195,6 +195,31 @@ impl OperatorApi {
         }
         Ok(req.send().await?)
     }
+
+    /// Signs a non-custodial transfer's `unsigned_transaction` (from the transfer's JSON) with
+    /// the account's key and submits it (`POST /v1/transfers/{id}/signed`); the operator then
+    /// sends it. Needs no [`crate::PayingClient`]: the agent only holds its key and an API key.
+    pub async fn sign_transfer(
+        &self,
+        transfer_id: &str,
+        unsigned_transaction: &str,
+        signer: &dyn solana_signer::Signer,
+    ) -> Result<Response, PayError> {
+        let mut tx = mppsol_solana::charge::payload::decode_transaction(unsigned_transaction)
+            .map_err(|e| PayError::Signer(format!("unsigned_transaction: {e}")))?;
+        mppsol_solana::charge::build::sign_partial(&mut tx, signer)
+            .map_err(|e| PayError::Signer(e.to_string()))?;
+        let bytes = bincode::serialize(&tx).map_err(|e| PayError::Signer(e.to_string()))?;
+        let body = serde_json::json!({
+            "transaction": base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
+        self.send(
+            Method::POST,
+            &format!("/v1/transfers/{transfer_id}/signed"),
+            Some(&body),
+        )
+        .await
+    }
 }
 
 /// Pays `solana`/`charge` challenges through the operator, for a custodial account: the agent

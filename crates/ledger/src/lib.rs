@@ -82,6 +82,19 @@ pub struct SignatureStatus {
     pub commitment: Commitment,
 }
 
+/// One transaction in an address's history (`getSignaturesForAddress`), newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureInfo {
+    /// The transaction's id (its first signature).
+    pub signature: Signature,
+    /// Slot it landed in.
+    pub slot: u64,
+    /// Its error, if it failed on chain.
+    pub err: Option<String>,
+    /// Unix time of the block, if known.
+    pub block_time: Option<i64>,
+}
+
 /// A token account balance inside a landed transaction's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenBalance {
@@ -258,6 +271,15 @@ pub trait Ledger: Send + Sync {
         &self,
         signature: &Signature,
     ) -> Result<Option<LandedTransaction>, LedgerError>;
+
+    /// Landed transactions that reference `address` (any account position), newest first,
+    /// older than `before` (exclusive) when given, at most `limit` (1 to 1,000).
+    async fn signatures_for_address(
+        &self,
+        address: &Address,
+        before: Option<&Signature>,
+        limit: usize,
+    ) -> Result<Vec<SignatureInfo>, LedgerError>;
 
     /// An account, if it exists.
     async fn get_account(&self, address: &Address) -> Result<Option<Account>, LedgerError>;

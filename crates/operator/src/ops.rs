@@ -116,6 +116,7 @@ impl SettlementObserver for Metrics {
             JobOutcome::Failed { .. } => "failed",
             JobOutcome::Retry { .. } => "retry",
             JobOutcome::LostLease => "lost_lease",
+            JobOutcome::AwaitingSignature => "awaiting_signature",
         };
         self.payments.with_label_values(&[label]).inc();
         if let JobOutcome::Settled { .. } = outcome {

@@ -1,6 +1,9 @@
 //! The settlement worker: claims `settle_transfer` jobs from the outbox, builds and signs the
 //! transfer from the custodial account, stores the signed transaction, sends it and waits for
-//! it to land, then settles the transfer (one database transaction with its event).
+//! it to land, then settles the transfer (one database transaction with its event). A
+//! non-custodial account's transfer is sent the same way once its agent's signed transaction is
+//! stored ([`agent_signed`]); a custodial charge the payee broadcasts (`confirm_charge`) is
+//! watched until it lands or can no longer land ([`confirm_charge`]).
 //!
 //! Exactly once (docs/operator.md, "Settlement worker"): the signed transaction is stored
 //! before it is sent, so after a crash the next worker looks its signature up on chain before
@@ -16,20 +19,21 @@ use std::time::{Duration, Instant};
 
 use mpp::Clock;
 use mppsol_ledger::{Commitment, Ledger, LedgerError};
-use mppsol_solana::token::{MEMO_PROGRAM, TokenProgram, associated_token_address};
-use mppsol_store::operator::{Actor, SettledOutcome, SettlementJob, SignedAttempt};
+use mppsol_store::operator::{Actor, SettledOutcome, SettlementJob, SignedAttempt, TransferKind};
 use mppsol_store::{OperatorStore, StoreError};
-use solana_address::Address;
 use solana_hash::Hash;
-use solana_instruction::{AccountMeta, Instruction};
 use solana_keypair::Keypair;
-use solana_message::{Message, VersionedMessage};
+use solana_message::VersionedMessage;
 use solana_signature::Signature;
 use solana_signer::Signer as _;
 use solana_transaction::versioned::VersionedTransaction;
 
 use crate::MasterKey;
 use crate::crypto::account_key_context;
+
+pub mod agent_signed;
+pub mod build;
+mod confirm_charge;
 
 /// Why a settlement step could not run (the job is given back and retried).
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,9 @@ pub enum JobOutcome {
     },
     /// Another worker holds it now; nothing was done.
     LostLease,
+    /// The agent's signed transaction expired without landing; the transfer waits for the
+    /// agent to sign a fresh one (non-custodial accounts).
+    AwaitingSignature,
 }
 
 /// Counters a worker keeps for metrics.
@@ -208,14 +215,9 @@ impl Settler {
     }
 
     async fn settle(&self, job: &SettlementJob) -> Result<JobOutcome, SettleError> {
-        let Some(sealed) = &job.sealed_key else {
-            return self
-                .fail(
-                    job,
-                    "non-custodial account: the service holds no key; the agent pays and reports the receipt",
-                )
-                .await;
-        };
+        if job.transfer.kind == TransferKind::Charge {
+            return self.confirm_charge(job).await;
+        }
         let previous = match &job.attempt {
             None => None,
             Some(attempt) => {
@@ -237,6 +239,10 @@ impl Settler {
                 if let Some(done) = self.landed(job, &signature).await? {
                     return Ok(done);
                 }
+                if job.sealed_key.is_none() {
+                    // Only the agent can sign a replacement.
+                    return self.await_new_signature(job, &attempt.signature).await;
+                }
                 if job.attempts >= self.config.max_attempts {
                     return self
                         .fail(job, "did not land after the maximum number of attempts")
@@ -244,6 +250,12 @@ impl Settler {
                 }
                 Some(attempt.signature.clone())
             }
+        };
+        let Some(sealed) = &job.sealed_key else {
+            // Claims skip these until the agent's transaction is stored; nothing to send yet.
+            return Ok(self
+                .retry(job, "waiting for the agent's signed transaction", 7)
+                .await);
         };
         match self
             .sign_and_record(job, sealed, previous.as_deref())
@@ -449,104 +461,22 @@ impl Settler {
             .map_err(|_| SettleError::Transaction("sealed key is not a keypair".into()))
     }
 
-    /// The transfer as a transaction signed by the account: SOL by the System program, a mint
-    /// by `TransferChecked` (creating the recipient's associated account if needed), then a memo
-    /// naming the transfer (and the transfer's own memo).
+    /// The transfer as a transaction signed by the account ([`build::transfer_message`]).
     async fn build(
         &self,
         job: &SettlementJob,
         keypair: &Keypair,
         blockhash: Hash,
     ) -> Result<VersionedTransaction, SettleError> {
-        let t = &job.transfer;
-        let payer = keypair.pubkey();
-        let to: Address = t
-            .counterparty
-            .parse()
-            .map_err(|_| SettleError::Transaction("counterparty is not an address".into()))?;
-        let mut ixs = Vec::with_capacity(4);
-        if t.currency == "sol" {
-            ixs.push(solana_system_interface::instruction::transfer(
-                &payer, &to, t.amount,
-            ));
-        } else {
-            let mint: Address = t
-                .currency
-                .parse()
-                .map_err(|_| SettleError::Transaction("currency is not a mint".into()))?;
-            let mint_account = self
-                .ledger
-                .get_account(&mint)
-                .await?
-                .ok_or_else(|| SettleError::Transaction(format!("mint {mint} not found")))?;
-            let program = TokenProgram::from_id(&mint_account.owner)
-                .ok_or_else(|| SettleError::Transaction("mint under no token program".into()))?;
-            // A mint's decimals sit at byte 44 of its account (both token programs).
-            let decimals = *mint_account
-                .data
-                .get(44)
-                .ok_or_else(|| SettleError::Transaction("mint account too short".into()))?;
-            let source = associated_token_address(&payer, &mint, program);
-            let destination = associated_token_address(&to, &mint, program);
-            ixs.push(
-                spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
-                    &payer,
-                    &to,
-                    &mint,
-                    &program.id(),
-                ),
-            );
-            ixs.push(transfer_checked(
-                program,
-                &source,
-                &mint,
-                &destination,
-                &payer,
-                t.amount,
-                decimals,
-            ));
-        }
-        ixs.push(memo(format!("mppsol:{}", t.id)));
-        if let Some(text) = &t.memo {
-            ixs.push(memo(text.clone()));
-        }
-        let message = Message::new_with_blockhash(&ixs, Some(&payer), &blockhash);
+        let message = build::transfer_message(
+            self.ledger.as_ref(),
+            &job.transfer,
+            &keypair.pubkey(),
+            blockhash,
+        )
+        .await?;
         VersionedTransaction::try_new(VersionedMessage::Legacy(message), &[keypair])
             .map_err(|e| SettleError::Transaction(e.to_string()))
-    }
-}
-
-fn transfer_checked(
-    program: TokenProgram,
-    source: &Address,
-    mint: &Address,
-    destination: &Address,
-    authority: &Address,
-    amount: u64,
-    decimals: u8,
-) -> Instruction {
-    // TransferChecked: tag 12, u64 amount, u8 decimals (the same in Token and Token-2022).
-    let mut data = Vec::with_capacity(10);
-    data.push(12);
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(decimals);
-    Instruction {
-        program_id: program.id(),
-        accounts: vec![
-            AccountMeta::new(*source, false),
-            AccountMeta::new_readonly(*mint, false),
-            AccountMeta::new(*destination, false),
-            AccountMeta::new_readonly(*authority, true),
-        ],
-        data,
-    }
-}
-
-fn memo(text: String) -> Instruction {
-    Instruction {
-        program_id: MEMO_PROGRAM,
-        accounts: Vec::new(),
-        data: text.into_bytes(),
     }
 }
 

@@ -32,8 +32,8 @@ pub(crate) use chain::{Chain, Rejected, SimOutcome};
 pub use dev_assets::{DevMint, DevMints, TransferFee};
 
 use crate::{
-    BlockhashInfo, Commitment, LandedTransaction, Ledger, LedgerError, SignatureStatus, Simulation,
-    TokenAmount, token, tx_error,
+    BlockhashInfo, Commitment, LandedTransaction, Ledger, LedgerError, SignatureInfo,
+    SignatureStatus, Simulation, TokenAmount, token, tx_error,
 };
 
 /// How the embedded ledger starts.
@@ -377,6 +377,28 @@ impl Ledger for EmbeddedLedger {
         signature: &Signature,
     ) -> Result<Option<LandedTransaction>, LedgerError> {
         Ok(self.record(signature).await?.map(|r| r.landed.clone()))
+    }
+
+    async fn signatures_for_address(
+        &self,
+        address: &Address,
+        before: Option<&Signature>,
+        limit: usize,
+    ) -> Result<Vec<SignatureInfo>, LedgerError> {
+        let (address, before) = (*address, before.copied());
+        self.with_chain(move |c| {
+            c.history
+                .for_address(&address, before.as_ref(), None, limit.clamp(1, 1000))
+                .iter()
+                .map(|r| SignatureInfo {
+                    signature: r.landed.signature,
+                    slot: r.landed.slot,
+                    err: r.landed.err.clone(),
+                    block_time: r.landed.block_time,
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn get_account(&self, address: &Address) -> Result<Option<Account>, LedgerError> {

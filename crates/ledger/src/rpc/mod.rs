@@ -22,8 +22,8 @@ use solana_signature::Signature;
 use solana_transaction::versioned::VersionedTransaction;
 
 use crate::{
-    BlockhashInfo, Commitment, LandedTransaction, Ledger, LedgerError, SignatureStatus, Simulation,
-    TokenAmount, token,
+    BlockhashInfo, Commitment, LandedTransaction, Ledger, LedgerError, SignatureInfo,
+    SignatureStatus, Simulation, TokenAmount, token,
 };
 use transport::{RetryPolicy, Transport};
 
@@ -104,6 +104,15 @@ struct RpcStatus {
     slot: u64,
     err: Option<Value>,
     confirmation_status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RpcSignatureInfo {
+    signature: String,
+    slot: u64,
+    err: Option<Value>,
+    block_time: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +327,39 @@ impl Ledger for RpcLedger {
             )
             .await?;
         reply.map(|r| r.into_landed(*signature)).transpose()
+    }
+
+    async fn signatures_for_address(
+        &self,
+        address: &Address,
+        before: Option<&Signature>,
+        limit: usize,
+    ) -> Result<Vec<SignatureInfo>, LedgerError> {
+        // getSignaturesForAddress refuses `processed`, like getTransaction.
+        let commitment = self.inner.commitment.max(Commitment::Confirmed);
+        let mut config = json!({"limit": limit.clamp(1, 1000), "commitment": commitment.as_str()});
+        if let Some(before) = before {
+            config["before"] = Value::String(before.to_string());
+        }
+        let reply: Vec<RpcSignatureInfo> = self
+            .inner
+            .transport
+            .call(
+                "getSignaturesForAddress",
+                json!([address.to_string(), config]),
+            )
+            .await?;
+        reply
+            .into_iter()
+            .map(|r| {
+                Ok(SignatureInfo {
+                    signature: parse(&r.signature, "signature")?,
+                    slot: r.slot,
+                    err: r.err.as_ref().map(crate::tx_error::text_from_json),
+                    block_time: r.block_time,
+                })
+            })
+            .collect()
     }
 
     async fn get_account(&self, address: &Address) -> Result<Option<Account>, LedgerError> {

@@ -45,4 +45,5 @@ for_both_adapters!(
     network_name,
     inner_instructions_recorded,
     versioned_transaction_with_lookup_table,
+    signatures_for_address,
 );

@@ -487,3 +487,74 @@ pub async fn versioned_transaction_with_lookup_table(fx: &Fixture) {
     assert_eq!(landed.pre_balances[statics], 0);
     assert_eq!(landed.post_balances[statics], SOL);
 }
+
+/// An address's history, newest first, paged with `before`: a read-only reference key finds
+/// exactly the transactions that carry it.
+pub async fn signatures_for_address(fx: &Fixture) {
+    let payer = fx.funded(SOL).await;
+    let reference = Address::new_unique();
+    let send = async |with_reference: bool| {
+        let mut ix = solana_system_interface::instruction::transfer(
+            &payer.pubkey(),
+            &Address::new_unique(),
+            SOL / 1000,
+        );
+        if with_reference {
+            ix.accounts
+                .push(solana_instruction::AccountMeta::new_readonly(
+                    reference, false,
+                ));
+        }
+        let tx = fx.sign(&[ix], &[&payer]).await;
+        let signature = fx.ledger.send(&tx).await.unwrap();
+        fx.ledger
+            .confirm(&signature, Commitment::Confirmed, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .expect("landed");
+        signature
+    };
+    let first = send(true).await;
+    let _other = send(false).await;
+    let last = send(true).await;
+
+    let found = fx
+        .ledger
+        .signatures_for_address(&reference, None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<Signature> = found.iter().map(|s| s.signature).collect();
+    assert_eq!(ids, vec![last, first]);
+    assert!(found[0].slot > found[1].slot);
+    assert_eq!(found[0].err, None);
+    assert!(found[0].block_time.is_some());
+
+    let newest = fx
+        .ledger
+        .signatures_for_address(&reference, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].signature, last);
+    let older = fx
+        .ledger
+        .signatures_for_address(&reference, Some(&last), 10)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].signature, first);
+
+    let payer_history = fx
+        .ledger
+        .signatures_for_address(&payer.pubkey(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(payer_history.len(), 4, "three transfers and the funding");
+    assert!(
+        fx.ledger
+            .signatures_for_address(&Address::new_unique(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -247,6 +247,16 @@ pub(super) async fn sign(
             .set_transfer_signature(&caller.actor, &transfer.id, &signature, state.now())
             .await?;
     }
+    // The worker settles the charge when it lands, receipt or not (`confirm_charge`).
+    super::charge_watch::record_charge_watch(
+        &state,
+        &caller,
+        &account,
+        &transfer.id,
+        challenge,
+        &credential.payload,
+    )
+    .await;
     let recorded = state
         .store()
         .get_transfer(&caller.actor, &transfer.id)

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `accounts.rs` | `/v1/accounts`, `/v1/accounts/{id}`, `/v1/accounts/{id}/policy` |
 //! | `transfers.rs` | `/v1/accounts/{id}/transfers`, `/v1/transfers…` (approve, reject) |
+//! | `agent_signed.rs` | `/v1/transfers/{id}/signed` (non-custodial transfers) |
 //! | `activity.rs` | `/v1/accounts/{id}/receipts`, `/v1/sessions`, `/v1/events` |
 //! | `credentials.rs` | `/v1/accounts/{id}/credentials` (custodial signing) |
 //! | `keys.rs` | `/v1/api-keys…` |
@@ -12,6 +13,8 @@
 
 mod accounts;
 mod activity;
+mod agent_signed;
+mod charge_watch;
 mod credentials;
 mod keys;
 pub mod openapi;
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/transfers/{id}", get(transfers::get_one))
         .route("/v1/transfers/{id}/approve", post(transfers::approve))
         .route("/v1/transfers/{id}/reject", post(transfers::reject))
+        .route("/v1/transfers/{id}/signed", post(agent_signed::submit))
         .route("/v1/sessions", get(activity::list_sessions))
         .route("/v1/events", get(activity::list_events))
         .route("/v1/api-keys", get(keys::list).post(keys::create))

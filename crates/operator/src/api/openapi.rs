@@ -44,7 +44,7 @@ pub const ROUTES: &[(&str, &str, &str, Option<&str>, &str)] = &[
     (
         "post",
         "/v1/accounts/{id}/transfers",
-        "Request a transfer. Requires Idempotency-Key. 201 accepted, 202 pending_approval (above the escalation threshold), 200 idempotent replay, 422 policy violation (rule named), 409 key reused for another request.",
+        "Request a transfer. Requires Idempotency-Key. 201 accepted, 202 pending_approval (above the escalation threshold), 200 idempotent replay, 422 policy violation (rule named), 409 key reused for another request. A non-custodial account's accepted transfer carries `unsigned_transaction` (base64 wire transaction, the account as fee payer) for its agent to sign and POST to /v1/transfers/{id}/signed.",
         Some("CreateTransfer"),
         "201",
     ),
@@ -69,7 +69,20 @@ pub const ROUTES: &[(&str, &str, &str, Option<&str>, &str)] = &[
         None,
         "200",
     ),
-    ("get", "/v1/transfers/{id}", "Get a transfer.", None, "200"),
+    (
+        "get",
+        "/v1/transfers/{id}",
+        "Get a transfer; `unsigned_transaction` (on a fresh blockhash) while a non-custodial transfer waits for its agent's signature.",
+        None,
+        "200",
+    ),
+    (
+        "post",
+        "/v1/transfers/{id}/signed",
+        "Submit a non-custodial transfer's transaction signed by the account's key: accepted (202) only if its message is exactly the transfer's `unsigned_transaction` message (any still-valid blockhash) and the signature verifies (else 422, field `transaction`); 409 if the transfer does not wait for one. The worker then sends and confirms it; if it expires unsent, the transfer waits for a new signature.",
+        Some("SignedTransaction"),
+        "202",
+    ),
     (
         "post",
         "/v1/transfers/{id}/approve",
@@ -180,6 +193,8 @@ fn schemas() -> Value {
         "CredentialRequest": {"type": "object", "required": ["www_authenticate"], "additionalProperties": false, "properties": {
             "www_authenticate": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 16},
             "request_url": {"type": "string"}, "memo": {"type": "string"}, "category": {"type": "string"}}},
+        "SignedTransaction": {"type": "object", "required": ["transaction"], "additionalProperties": false, "properties": {
+            "transaction": {"type": "string", "description": "base64 wire transaction (bincode), signed"}}},
         "Reject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
         "CreateKey": {"type": "object", "required": ["role"], "additionalProperties": false, "properties": {
             "role": {"enum": ["operator", "agent"]}, "account_id": {"type": "string"}}},

@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use mppsol_store::operator::{
-    ApprovalOutcome, CustodyMode, NewTransfer, RejectOutcome, Transfer, TransferFilter,
-    TransferKind, TransferOutcome, TransferStatus, Violation,
+    ApprovalOutcome, NewTransfer, RejectOutcome, Transfer, TransferFilter, TransferKind,
+    TransferOutcome, TransferStatus, Violation,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -106,12 +106,6 @@ pub(super) async fn create(
         })?
         .to_owned();
     let body: CreateTransfer = parse_body(&body)?;
-    if account.custody_mode == CustodyMode::NonCustodial {
-        return Err(ApiError::invalid(
-            "account",
-            "the service holds no key for a non-custodial account; report its payments as receipts",
-        ));
-    }
     let amount = check_amount("amount", body.amount.0)?;
     Address::from_str(&body.counterparty)
         .map_err(|_| ApiError::invalid("counterparty", "not a Solana address"))?;
@@ -147,7 +141,11 @@ pub(super) async fn create(
         )
         .await?;
     let (status, transfer) = outcome_response(outcome)?;
-    Ok(json(status, transfer))
+    // A non-custodial account's transfer carries the transaction its agent signs.
+    Ok(json(
+        status,
+        super::agent_signed::transfer_view(&state, &account, transfer).await?,
+    ))
 }
 
 pub(super) async fn list(
@@ -183,7 +181,7 @@ pub(super) async fn list(
 }
 
 /// The caller's view of one transfer, or not found.
-async fn visible_transfer(
+pub(super) async fn visible_transfer(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -204,9 +202,11 @@ pub(super) async fn get_one(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let transfer = visible_transfer(&state, &caller, &id).await?;
+    let account = visible_account(&state, &caller, &transfer.account_id).await?;
     Ok(json(
         StatusCode::OK,
-        visible_transfer(&state, &caller, &id).await?,
+        super::agent_signed::transfer_view(&state, &account, transfer).await?,
     ))
 }
 
@@ -221,7 +221,13 @@ pub(super) async fn approve(
         .approve_transfer(&caller.actor, &id, decide, state.now())
         .await?
     {
-        ApprovalOutcome::Approved(t) => Ok(json(StatusCode::OK, t)),
+        ApprovalOutcome::Approved(t) => {
+            let account = visible_account(&state, &caller, &t.account_id).await?;
+            Ok(json(
+                StatusCode::OK,
+                super::agent_signed::transfer_view(&state, &account, t).await?,
+            ))
+        }
         ApprovalOutcome::NotPending(t) => Err(ApiError::Conflict(format!(
             "transfer {} is {}, not pending_approval",
             t.id, t.status

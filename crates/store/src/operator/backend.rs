@@ -629,6 +629,19 @@ macro_rules! operator_store_impl {
                     settlement::depth(&self.pool).await
                 }
 
+                async fn store_job_transaction(&self, actor: &Actor, transfer_id: &str,
+                    attempt: &SignedAttempt, watch_address: Option<&str>, now: i64)
+                    -> Result<bool, StoreError> {
+                    settlement::store_transaction(&self.pool, actor, transfer_id, attempt,
+                        watch_address, now).await
+                }
+
+                async fn clear_settlement_attempt(&self, job_id: i64, worker: &str,
+                    signature: &str, reason: &str, now: i64) -> Result<bool, StoreError> {
+                    settlement::clear_attempt(&self.pool, job_id, worker, signature, reason, now)
+                        .await
+                }
+
                 async fn settlement_signatures(&self, transfer_id: &str)
                     -> Result<Vec<String>, StoreError> {
                     settlement::attempt_signatures(&self.pool, transfer_id).await

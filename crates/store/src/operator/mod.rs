@@ -435,6 +435,32 @@ pub trait OperatorStore: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Stores a transaction signed outside the worker in the transfer's waiting job, if it has
+    /// none yet: a custodial charge's partly signed transaction (`watch_address`: where it will
+    /// show up on chain) or a non-custodial account's transaction signed by its agent
+    /// (`watch_address` `None`: `attempt.signature` is the id it lands under). False when the
+    /// transfer is not pending, not the actor's operator's, or its job already holds one.
+    async fn store_job_transaction(
+        &self,
+        actor: &Actor,
+        transfer_id: &str,
+        attempt: &SignedAttempt,
+        watch_address: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Drops a job's transaction that expired without landing (an agent-signed one the
+    /// service cannot rebuild) and puts the job back to wait for a new one; false if `worker`
+    /// no longer holds the job or its transaction is not `signature` any more.
+    async fn clear_settlement_attempt(
+        &self,
+        job_id: i64,
+        worker: &str,
+        signature: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Outbox jobs waiting and held.
     async fn outbox_depth(&self) -> Result<QueueDepth, StoreError>;
 

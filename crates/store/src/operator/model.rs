@@ -424,4 +424,7 @@ pub struct OutboxJob {
     pub attempts: i64,
     /// Unix seconds.
     pub next_attempt_at: i64,
+    /// The signature of the transaction stored for it, if any (for a charge: the account's
+    /// own signature inside it).
+    pub tx_signature: Option<String>,
 }

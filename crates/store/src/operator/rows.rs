@@ -206,7 +206,8 @@ pub(crate) fn audit(row: &impl OpRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-pub(crate) const OUTBOX_COLUMNS: &str = "id, kind, transfer_id, status, attempts, next_attempt_at";
+pub(crate) const OUTBOX_COLUMNS: &str =
+    "id, kind, transfer_id, status, attempts, next_attempt_at, tx_signature";
 
 pub(crate) fn outbox(row: &impl OpRow) -> Result<OutboxJob, StoreError> {
     Ok(OutboxJob {
@@ -216,5 +217,6 @@ pub(crate) fn outbox(row: &impl OpRow) -> Result<OutboxJob, StoreError> {
         status: row.text("status")?,
         attempts: row.int("attempts")?,
         next_attempt_at: row.int("next_attempt_at")?,
+        tx_signature: row.opt_text("tx_signature")?,
     })
 }

@@ -37,8 +37,12 @@ pub struct SettlementJob {
     pub account_address: String,
     /// The account's sealed key (`None`: non-custodial, the service cannot sign).
     pub sealed_key: Option<Vec<u8>>,
-    /// The transaction already signed for it, if any.
+    /// The transaction already signed for it, if any (for a `confirm_charge` job: the
+    /// charge's partly signed transaction, `signature` being the account's own).
     pub attempt: Option<SignedAttempt>,
+    /// Where a `confirm_charge` job looks for its landed transaction (the challenge's
+    /// reference key, or the paying address).
+    pub watch_address: Option<String>,
     /// Claims so far, this one included.
     pub attempts: i64,
     /// When the job was written (Unix seconds).
@@ -74,7 +78,7 @@ macro_rules! operator_sql_settlement {
         const JOB_SELECT: &str = "SELECT j.id AS job_id, j.attempts AS job_attempts, \
              j.created_at AS job_created_at, j.signed_tx, j.tx_signature, j.tx_blockhash, \
              j.last_valid_block_height, a.operator_id AS job_operator, a.address AS job_address, \
-             a.sealed_key AS job_sealed_key, ";
+             a.sealed_key AS job_sealed_key, j.watch_address AS job_watch_address, ";
 
         fn job_row(row: &impl rows::OpRow) -> Result<SettlementJob, StoreError> {
             let attempt = match (row.bytes("signed_tx")?, row.opt_text("tx_signature")?,
@@ -97,6 +101,7 @@ macro_rules! operator_sql_settlement {
                 account_address: row.text("job_address")?,
                 sealed_key: row.bytes("job_sealed_key")?,
                 attempt,
+                watch_address: row.opt_text("job_watch_address")?,
                 attempts: row.int("job_attempts")?,
                 enqueued_at: row.int("job_created_at")?,
             })
@@ -110,10 +115,15 @@ macro_rules! operator_sql_settlement {
             now: i64,
         ) -> Result<Vec<SettlementJob>, StoreError> {
             let mut tx = begin_write(pool).await?;
-            // Due pending jobs, and jobs whose worker's lease ran out (it crashed or hung).
+            // Due pending jobs, and jobs whose worker's lease ran out (it crashed or hung). A
+            // job with no transaction yet is workable only if the service signs it itself: a
+            // charge waits for its signing, a non-custodial transfer for the agent's signature.
             let sql = format!(
                 "SELECT j.id FROM outbox_jobs j JOIN transfers t ON t.id = j.transfer_id \
-                 WHERE j.kind = 'settle_transfer' AND t.status = 'pending' \
+                 JOIN accounts a ON a.id = t.account_id \
+                 WHERE t.status = 'pending' \
+                   AND (j.tx_signature IS NOT NULL \
+                     OR (j.kind = 'settle_transfer' AND a.sealed_key IS NOT NULL)) \
                    AND ((j.status = 'pending' AND j.next_attempt_at <= $1) \
                      OR (j.status = 'in_progress' AND j.lease_until < $1)) \
                  ORDER BY j.id LIMIT $2{}",
@@ -265,6 +275,89 @@ macro_rules! operator_sql_settlement {
             .bind(now)
             .bind(job_id)
             .bind(worker)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(done == 1)
+        }
+
+        pub(super) async fn store_transaction(
+            pool: &Pool,
+            actor: &Actor,
+            transfer_id: &str,
+            attempt: &SignedAttempt,
+            watch_address: Option<&str>,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let mut tx = begin_write(pool).await?;
+            // Only into a job with no transaction, waiting (never one a worker holds), of a
+            // pending transfer of the actor's operator.
+            let job: Option<i64> = sqlx::query_scalar(
+                "SELECT j.id FROM outbox_jobs j JOIN transfers t ON t.id = j.transfer_id \
+                 JOIN accounts a ON a.id = t.account_id \
+                 WHERE j.transfer_id = $1 AND a.operator_id = $2 AND t.status = 'pending' \
+                   AND j.status = 'pending' AND j.tx_signature IS NULL",
+            )
+            .bind(transfer_id)
+            .bind(&actor.operator_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(job_id) = job else {
+                return Ok(false);
+            };
+            sqlx::query(
+                "UPDATE outbox_jobs SET signed_tx = $1, tx_signature = $2, tx_blockhash = $3, \
+                     last_valid_block_height = $4, watch_address = $5, next_attempt_at = $6, \
+                     updated_at = $6 WHERE id = $7",
+            )
+            .bind(&attempt.signed_tx)
+            .bind(&attempt.signature)
+            .bind(&attempt.blockhash)
+            .bind(amount_to_db(attempt.last_valid_block_height)?)
+            .bind(watch_address)
+            .bind(now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+            // A charge's own signature is not the id it lands under; a whole transaction's is.
+            if watch_address.is_none() {
+                sqlx::query(
+                    "INSERT INTO settlement_attempts (signature, job_id, blockhash, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&attempt.signature)
+                .bind(job_id)
+                .bind(&attempt.blockhash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            insert_audit(&mut tx, actor, "transfer.transaction", transfer_id,
+                serde_json::json!({"signature": attempt.signature}), now).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        pub(super) async fn clear_attempt(
+            pool: &Pool,
+            job_id: i64,
+            worker: &str,
+            signature: &str,
+            reason: &str,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE outbox_jobs SET signed_tx = NULL, tx_signature = NULL, tx_blockhash = NULL, \
+                     last_valid_block_height = NULL, status = 'pending', lease_owner = NULL, \
+                     lease_until = NULL, last_error = $1, updated_at = $2 \
+                 WHERE id = $3 AND lease_owner = $4 AND status = 'in_progress' \
+                   AND tx_signature = $5",
+            )
+            .bind(reason)
+            .bind(now)
+            .bind(job_id)
+            .bind(worker)
+            .bind(signature)
             .execute(pool)
             .await?
             .rows_affected();
