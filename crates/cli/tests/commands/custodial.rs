@@ -124,144 +124,136 @@ fn custodial_agent_pays_serve_and_the_worker_settles_the_charge_without_a_receip
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let (status, a) = call(
-            &operator,
-            Method::POST,
-            "/v1/accounts",
-            Some(json!({
-            "handle": "agent-7", "custody_mode": "custodial", "currency": usdc,
-            "policy": {"max_single_transfer": "100000"}})),
-        )
-        .await;
-        assert_eq!(status, 201, "{a}");
-        let id = a["account"]["id"].as_str().unwrap().to_owned();
-        let address = a["account"]["address"].as_str().unwrap().to_owned();
-        // Dev tokens from the localnet's faucet; no SOL: the payee sponsors the fees.
-        rpc(
-            &rpc_url,
-            "mppsol_mintTokens",
-            json!([address, usdc, 1_000_000u64]),
-        );
-        let (status, k) = call(
-            &operator,
-            Method::POST,
-            "/v1/api-keys",
-            Some(json!({"role": "agent", "account_id": id})),
-        )
-        .await;
-        assert_eq!(status, 201, "{k}");
-        let agent_secret = k["secret"].as_str().unwrap().to_owned();
-        let agent = mppsol_client::OperatorApi::new(
-            reqwest::Client::new(),
-            base.clone(),
-            mppsol_client::ApiCredentials::new(
-                k["key"]["id"].as_str().unwrap(),
-                agent_secret.clone(),
-            ),
-        );
+    let (status, a) = rt.block_on(call(
+        &operator,
+        Method::POST,
+        "/v1/accounts",
+        Some(
+            json!({"handle": "agent-7", "custody_mode": "custodial", "currency": usdc,
+            "policy": {"max_single_transfer": "100000"}}),
+        ),
+    ));
+    assert_eq!(status, 201, "{a}");
+    let id = a["account"]["id"].as_str().unwrap().to_owned();
+    let address = a["account"]["address"].as_str().unwrap().to_owned();
+    // Dev tokens from the localnet's faucet; no SOL: the payee sponsors the fees.
+    rpc(
+        &rpc_url,
+        "mppsol_mintTokens",
+        json!([address, usdc, 1_000_000u64]),
+    );
+    let (status, k) = rt.block_on(call(
+        &operator,
+        Method::POST,
+        "/v1/api-keys",
+        Some(json!({"role": "agent", "account_id": id})),
+    ));
+    assert_eq!(status, 201, "{k}");
+    let agent_secret = k["secret"].as_str().unwrap().to_owned();
+    let agent = mppsol_client::OperatorApi::new(
+        reqwest::Client::new(),
+        base.clone(),
+        mppsol_client::ApiCredentials::new(k["key"]["id"].as_str().unwrap(), agent_secret.clone()),
+    );
 
-        // The agent pays the priced route with only its API key.
-        let before = token_amount(&rpc_url, &seller_ata);
-        let client = PayingClient::new(
-            reqwest::Client::new(),
-            vec![Arc::new(OperatorSigner::new(
-                agent.clone(),
-                id.clone(),
-                Network::Localnet,
-            ))],
-            SpendingPolicy::default(),
-        );
-        let paid = client
-            .get(&format!("http://127.0.0.1:{serve_port}/forecast"))
-            .await
-            .expect("paid");
-        assert_eq!(paid.response.status(), 200);
-        let receipt_header = paid
-            .response
-            .headers()
-            .get("payment-receipt")
-            .expect("a receipt")
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let receipt = paid.receipt.expect("a parsed receipt");
-        assert_eq!(token_amount(&rpc_url, &seller_ata) - before, 25_000);
-        let verified = run(&[
-            "receipt",
-            "verify",
-            &receipt_header,
-            "--server",
-            &format!("http://127.0.0.1:{serve_port}"),
-            "--rpc-url",
-            &rpc_url,
-        ]);
-        assert!(
-            verified.status.success(),
-            "{}",
-            String::from_utf8_lossy(&verified.stderr)
-        );
+    // The agent pays the priced route with only its API key.
+    let before = token_amount(&rpc_url, &seller_ata);
+    let client = PayingClient::new(
+        reqwest::Client::new(),
+        vec![Arc::new(OperatorSigner::new(
+            agent.clone(),
+            id.clone(),
+            Network::Localnet,
+        ))],
+        SpendingPolicy::default(),
+    );
+    let paid = rt
+        .block_on(client.get(&format!("http://127.0.0.1:{serve_port}/forecast")))
+        .expect("paid");
+    assert_eq!(paid.response.status(), 200);
+    let receipt_header = paid
+        .response
+        .headers()
+        .get("payment-receipt")
+        .expect("a receipt")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let receipt = paid.receipt.expect("a parsed receipt");
+    assert_eq!(token_amount(&rpc_url, &seller_ata) - before, 25_000);
+    let verified = run(&[
+        "receipt",
+        "verify",
+        &receipt_header,
+        "--server",
+        &format!("http://127.0.0.1:{serve_port}"),
+        "--rpc-url",
+        &rpc_url,
+    ]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
 
-        // The worker settles it under the landed signature; nobody posts the receipt.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let settled = loop {
-            let (_, list) = call(&agent, Method::GET, "/v1/transfers", None).await;
-            let t = list["data"][0].clone();
-            if t["status"] == "settled" {
-                break t;
-            }
-            assert_eq!(t["status"], "pending", "{t}");
-            assert!(Instant::now() < deadline, "never settled: {t}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(settled["kind"], "charge");
-        assert_eq!(settled["signature"], receipt.reference.as_str());
-        assert_eq!(settled["amount"], "25000");
-        let (_, events) = call(
-            &operator,
-            Method::GET,
-            "/v1/events?type=transfer.settled",
-            None,
-        )
-        .await;
-        assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
-
-        // No form of any secret in the database's bytes.
-        let db = data.join("operator.db");
-        let keypair = custodial_keypair(&db, &master, &id, &address).await;
-        let mut stored = Vec::new();
-        for suffix in ["", "-wal", "-shm"] {
-            if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) {
-                stored.extend(bytes);
-            }
+    // The worker settles it under the landed signature; nobody posts the receipt.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let settled = loop {
+        let (_, list) = rt.block_on(call(&agent, Method::GET, "/v1/transfers", None));
+        let t = list["data"][0].clone();
+        if t["status"] == "settled" {
+            break t;
         }
-        assert!(
-            stored
-                .windows(address.len())
-                .any(|w| w == address.as_bytes()),
-            "the scan sees the account row"
-        );
-        let secret = keypair.secret_bytes();
-        let full = keypair.to_bytes();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let forms: Vec<Vec<u8>> = vec![
-            secret.to_vec(),
-            full.to_vec(),
-            hex(secret).into_bytes(),
-            hex(&full).into_bytes(),
-            keypair.to_base58_string().into_bytes(),
-            Address::new_from_array(*secret).to_string().into_bytes(),
-            b64.encode(secret).into_bytes(),
-            b64.encode(full).into_bytes(),
-            operator_secret.clone().into_bytes(),
-            agent_secret.into_bytes(),
-        ];
-        for form in forms {
-            assert!(
-                !stored.windows(form.len()).any(|w| w == form.as_slice()),
-                "a secret is stored in plain text"
-            );
+        assert_eq!(t["status"], "pending", "{t}");
+        assert!(Instant::now() < deadline, "never settled: {t}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(settled["kind"], "charge");
+    assert_eq!(settled["signature"], receipt.reference.as_str());
+    assert_eq!(settled["amount"], "25000");
+    let (_, events) = rt.block_on(call(
+        &operator,
+        Method::GET,
+        "/v1/events?type=transfer.settled",
+        None,
+    ));
+    assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
+
+    // No form of any secret in the database's bytes.
+    let db = data.join("operator.db");
+    let keypair = rt.block_on(custodial_keypair(&db, &master, &id, &address));
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) {
+            stored.extend(bytes);
         }
-    });
+    }
+    assert!(
+        stored
+            .windows(address.len())
+            .any(|w| w == address.as_bytes()),
+        "the scan sees the account row"
+    );
+    let secret = keypair.secret_bytes();
+    let full = keypair.to_bytes();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let forms: Vec<Vec<u8>> = vec![
+        secret.to_vec(),
+        full.to_vec(),
+        hex(secret).into_bytes(),
+        hex(&full).into_bytes(),
+        keypair.to_base58_string().into_bytes(),
+        Address::new_from_array(*secret).to_string().into_bytes(),
+        b64.encode(secret).into_bytes(),
+        b64.encode(full).into_bytes(),
+        operator_secret.into_bytes(),
+        agent_secret.into_bytes(),
+    ];
+    for form in forms {
+        assert!(
+            !stored.windows(form.len()).any(|w| w == form.as_slice()),
+            "a secret is stored in plain text"
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
