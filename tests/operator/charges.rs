@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use mpp::ClientMethod as _;
-use mppsol_client::{OperatorSigner, PayingClient, SpendingPolicy};
-use mppsol_e2e::Backend;
+use mppsol_client::{OperatorApi, OperatorSigner, PayingClient, SpendingPolicy};
+use mppsol_e2e::{Backend, TestStack};
 use mppsol_operator::settlement::JobOutcome;
 use mppsol_solana::network::Network;
 use mppsol_store::operator::EventType;
@@ -35,7 +35,36 @@ async fn spent(op: &OpStack, account_id: &str) -> u64 {
         .unwrap()
 }
 
-async fn only_transfer(agent: &mppsol_client::OperatorApi) -> Value {
+/// The agent pays the paid route through the operator (sponsored by the payee); its receipt.
+async fn pay(stack: &TestStack, agent: &OperatorApi, account_id: &str) -> mpp::Receipt {
+    let signer = OperatorSigner::new(agent.clone(), account_id, Network::Localnet);
+    let client = PayingClient::new(
+        reqwest::Client::new(),
+        vec![Arc::new(signer)],
+        SpendingPolicy::default(),
+    );
+    let paid = client
+        .get(&format!("{}/paid", stack.base_url))
+        .await
+        .expect("paid");
+    assert_eq!(paid.response.status(), 200);
+    paid.receipt.expect("receipt")
+}
+
+/// The agent posts the receipt to the operator.
+async fn report(
+    stack: &TestStack,
+    agent: &OperatorApi,
+    account_id: &str,
+    receipt: &mpp::Receipt,
+) -> (u16, Value) {
+    let body = json!({"receipt": mpp::format_payment_receipt(receipt),
+        "amount": stack.opts.price.to_string(), "counterparty": stack.recipient.pubkey().to_string()});
+    let path = format!("/v1/accounts/{account_id}/receipts");
+    call(agent, Method::POST, &path, Some(body)).await
+}
+
+async fn only_transfer(agent: &OperatorApi) -> Value {
     let (status, list) = call(agent, Method::GET, "/v1/transfers", None).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
@@ -44,21 +73,7 @@ async fn only_transfer(agent: &mppsol_client::OperatorApi) -> Value {
 
 pub async fn worker_settles_a_sponsored_charge_without_the_receipt(backend: Backend) {
     let (stack, op, id, _, agent) = paying_setup(backend, json!({}), 1_000_000_000).await;
-    let client = PayingClient::new(
-        reqwest::Client::new(),
-        vec![Arc::new(OperatorSigner::new(
-            agent.clone(),
-            id.clone(),
-            Network::Localnet,
-        ))],
-        SpendingPolicy::default(),
-    );
-    let paid = client
-        .get(&format!("{}/paid", stack.base_url))
-        .await
-        .expect("paid");
-    assert_eq!(paid.response.status(), 200);
-    let receipt = paid.receipt.expect("receipt");
+    let receipt = pay(&stack, &agent, &id).await;
     let t = only_transfer(&agent).await;
     assert_eq!(
         (t["status"].as_str(), &t["signature"]),
@@ -89,15 +104,7 @@ pub async fn worker_settles_a_sponsored_charge_without_the_receipt(backend: Back
     assert_eq!(events(&op, EventType::TransferSettled).await, 1);
 
     // The receipt arriving afterwards is a no-op: the same transfer, no second count or event.
-    let report = json!({"receipt": mpp::format_payment_receipt(&receipt),
-        "amount": stack.opts.price.to_string(), "counterparty": stack.recipient.pubkey().to_string()});
-    let (status, again) = call(
-        &agent,
-        Method::POST,
-        &format!("/v1/accounts/{id}/receipts"),
-        Some(report),
-    )
-    .await;
+    let (status, again) = report(&stack, &agent, &id, &receipt).await;
     assert_eq!(
         (status, &again["id"], &again["status"]),
         (200, &got["id"], &got["status"])
@@ -109,29 +116,8 @@ pub async fn worker_settles_a_sponsored_charge_without_the_receipt(backend: Back
 
 pub async fn receipt_first_leaves_the_worker_nothing_to_do(backend: Backend) {
     let (stack, op, id, _, agent) = paying_setup(backend, json!({}), 1_000_000_000).await;
-    let client = PayingClient::new(
-        reqwest::Client::new(),
-        vec![Arc::new(OperatorSigner::new(
-            agent.clone(),
-            id.clone(),
-            Network::Localnet,
-        ))],
-        SpendingPolicy::default(),
-    );
-    let paid = client
-        .get(&format!("{}/paid", stack.base_url))
-        .await
-        .expect("paid");
-    let receipt = paid.receipt.expect("receipt");
-    let report = json!({"receipt": mpp::format_payment_receipt(&receipt),
-        "amount": stack.opts.price.to_string(), "counterparty": stack.recipient.pubkey().to_string()});
-    let (status, settled) = call(
-        &agent,
-        Method::POST,
-        &format!("/v1/accounts/{id}/receipts"),
-        Some(report),
-    )
-    .await;
+    let receipt = pay(&stack, &agent, &id).await;
+    let (status, settled) = report(&stack, &agent, &id, &receipt).await;
     assert_eq!(
         (status, settled["status"].as_str()),
         (200, Some("settled")),

@@ -7,7 +7,6 @@ use base64::engine::general_purpose::STANDARD;
 use mppsol_e2e::Backend;
 use mppsol_ledger::Ledger as _;
 use mppsol_operator::settlement::JobOutcome;
-use mppsol_store::operator::EventType;
 use reqwest::Method;
 use serde_json::{Value, json};
 use solana_address::Address;
@@ -17,7 +16,7 @@ use solana_signer::Signer as _;
 use solana_transaction::versioned::VersionedTransaction;
 
 use crate::harness::{OpStack, address, call, transfer};
-use crate::settlement::{actor, settler};
+use crate::settlement::{settled_events, settler};
 
 const SOL: u64 = 1_000_000_000;
 
@@ -53,15 +52,6 @@ async fn submit(
 
 fn decode(b64: &str) -> VersionedTransaction {
     bincode::deserialize(&STANDARD.decode(b64).unwrap()).unwrap()
-}
-
-async fn settled_events(s: &OpStack) -> usize {
-    s.state
-        .store()
-        .list_events(&actor(s), Some(EventType::TransferSettled))
-        .await
-        .unwrap()
-        .len()
 }
 
 pub async fn agent_signed_transfer_is_checked_then_settled_once(backend: Backend) {

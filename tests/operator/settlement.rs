@@ -79,7 +79,7 @@ async fn transfers_in(s: &OpStack, status: TransferStatus) -> usize {
         .len()
 }
 
-async fn settled_events(s: &OpStack) -> usize {
+pub(crate) async fn settled_events(s: &OpStack) -> usize {
     s.state
         .store()
         .list_events(&actor(s), Some(EventType::TransferSettled))

@@ -226,11 +226,7 @@ impl Settler {
                 if let Some(done) = self.landed(job, &signature).await? {
                     return Ok(done);
                 }
-                let blockhash: Hash = attempt
-                    .blockhash
-                    .parse()
-                    .map_err(|_| SettleError::Transaction("stored blockhash".into()))?;
-                if self.ledger.is_blockhash_valid(&blockhash).await? {
+                if self.still_valid(attempt).await? {
                     // It may still land: resend the very same bytes (same signature).
                     let tx = decode_tx(&attempt.signed_tx)?;
                     return self.send_and_confirm(job, &tx, &signature).await;
@@ -318,6 +314,15 @@ impl Settler {
             )
             .await?;
         Ok(stored.then_some((tx, signature)))
+    }
+
+    /// Whether the stored transaction's blockhash can still land.
+    async fn still_valid(&self, attempt: &SignedAttempt) -> Result<bool, SettleError> {
+        let blockhash: Hash = attempt
+            .blockhash
+            .parse()
+            .map_err(|_| SettleError::Transaction("stored blockhash".into()))?;
+        Ok(self.ledger.is_blockhash_valid(&blockhash).await?)
     }
 
     /// Settles or fails the job if `signature` is on chain; `None` if it is not (yet).

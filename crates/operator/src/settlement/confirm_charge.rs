@@ -9,7 +9,6 @@
 
 use mppsol_store::operator::SettlementJob;
 use solana_address::Address;
-use solana_hash::Hash;
 use solana_signature::Signature;
 use solana_transaction::versioned::VersionedTransaction;
 
@@ -34,11 +33,7 @@ impl Settler {
         if let Some(done) = self.charge_landed(job, &own, &signed).await? {
             return Ok(done);
         }
-        let blockhash: Hash = attempt
-            .blockhash
-            .parse()
-            .map_err(|_| SettleError::Transaction("stored blockhash".into()))?;
-        if self.ledger.is_blockhash_valid(&blockhash).await? {
+        if self.still_valid(attempt).await? {
             return Ok(self
                 .retry(job, "the charge has not landed yet", job.attempts)
                 .await);

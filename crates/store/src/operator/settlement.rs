@@ -158,6 +158,26 @@ macro_rules! operator_sql_settlement {
             Ok(jobs)
         }
 
+        /// Keeps a signature of the job on record for good (the reconciler looks them all up).
+        async fn insert_attempt(
+            conn: &mut Conn,
+            job_id: i64,
+            attempt: &SignedAttempt,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO settlement_attempts (signature, job_id, blockhash, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&attempt.signature)
+            .bind(job_id)
+            .bind(&attempt.blockhash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         pub(super) async fn record_attempt(
             pool: &Pool,
             job_id: i64,
@@ -189,16 +209,7 @@ macro_rules! operator_sql_settlement {
             if done != 1 {
                 return Ok(false);
             }
-            sqlx::query(
-                "INSERT INTO settlement_attempts (signature, job_id, blockhash, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&attempt.signature)
-            .bind(job_id)
-            .bind(&attempt.blockhash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            insert_attempt(&mut tx, job_id, attempt, now).await?;
             tx.commit().await?;
             Ok(true)
         }
@@ -321,16 +332,7 @@ macro_rules! operator_sql_settlement {
             .await?;
             // A charge's own signature is not the id it lands under; a whole transaction's is.
             if watch_address.is_none() {
-                sqlx::query(
-                    "INSERT INTO settlement_attempts (signature, job_id, blockhash, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&attempt.signature)
-                .bind(job_id)
-                .bind(&attempt.blockhash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_attempt(&mut tx, job_id, attempt, now).await?;
             }
             insert_audit(&mut tx, actor, "transfer.transaction", transfer_id,
                 serde_json::json!({"signature": attempt.signature}), now).await?;
