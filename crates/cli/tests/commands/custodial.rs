@@ -96,19 +96,7 @@ fn custodial_agent_pays_serve_and_the_worker_settles_the_charge_without_a_receip
     ];
     let op_port = free_port();
     let (_operator, lines) = start_operator(op_port, &args, &[]);
-    let _worker = Kill(
-        bin()
-            .arg("operator")
-            .args(args)
-            .args(["worker", "--lease-secs", "2"])
-            .env_remove("DATABASE_URL")
-            .env_remove("MPPSOL_MASTER_KEY")
-            .env_remove("MPPSOL_RPC_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn worker"),
-    );
+    let _worker = start_worker(&args, &["--lease-secs", "2"], None);
     let base = format!("http://127.0.0.1:{op_port}");
     let operator_secret = printed(&lines, "secret:").unwrap();
     let operator = mppsol_client::OperatorApi::new(
@@ -181,20 +169,7 @@ fn custodial_agent_pays_serve_and_the_worker_settles_the_charge_without_a_receip
         .to_owned();
     let receipt = paid.receipt.expect("a parsed receipt");
     assert_eq!(token_amount(&rpc_url, &seller_ata) - before, 25_000);
-    let verified = run(&[
-        "receipt",
-        "verify",
-        &receipt_header,
-        "--server",
-        &format!("http://127.0.0.1:{serve_port}"),
-        "--rpc-url",
-        &rpc_url,
-    ]);
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
-    );
+    verify_receipt(&receipt_header, serve_port, &rpc_url);
 
     // The worker settles it under the landed signature; nobody posts the receipt.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -259,6 +259,15 @@ fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
         .expect("receipt printed");
 
     // 7. the receipt verifies against the key the proxy publishes, and its transaction landed
+    verify_receipt(receipt, port, &rpc_url);
+    let _ = seller_file;
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `mppsol receipt verify`: the receipt verifies against the key the server on `port`
+/// publishes, and its transaction landed.
+fn verify_receipt(receipt: &str, port: u16, rpc_url: &str) {
     let verified = run(&[
         "receipt",
         "verify",
@@ -266,7 +275,7 @@ fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
         "--server",
         &format!("http://127.0.0.1:{port}"),
         "--rpc-url",
-        &rpc_url,
+        rpc_url,
     ]);
     assert!(
         verified.status.success(),
@@ -274,9 +283,6 @@ fn serve_prices_an_upstream_and_pay_pays_it_over_localnet() {
         String::from_utf8_lossy(&verified.stderr)
     );
     assert!(String::from_utf8_lossy(&verified.stdout).contains("landed in slot"));
-    let _ = seller_file;
-    drop(upstream);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -603,6 +609,24 @@ fn start_operator(port: u16, args: &[&str], env: &[(&str, &str)]) -> (Kill, Vec<
     );
     wait_listening(port);
     (child, lines)
+}
+
+/// `mppsol operator ARGS worker WORKER_ARGS` on `database_url` (else the data dir's SQLite).
+fn start_worker(args: &[&str], worker_args: &[&str], database_url: Option<&str>) -> Kill {
+    let mut cmd = bin();
+    cmd.arg("operator")
+        .args(args)
+        .arg("worker")
+        .args(worker_args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MPPSOL_MASTER_KEY")
+        .env_remove("MPPSOL_RPC_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    Kill(cmd.spawn().expect("spawn worker"))
 }
 
 /// The value after `label` in the printed lines.

@@ -96,18 +96,12 @@ impl Deployment {
 
     /// A settlement worker process.
     fn worker(&self) -> Kill {
-        Kill(
-            bin()
-                .args(["operator"])
-                .args(self.args())
-                .args(["worker", "--lease-secs", "1", "--batch", "16"])
-                .env("DATABASE_URL", &self.db)
-                .env_remove("MPPSOL_MASTER_KEY")
-                .env_remove("MPPSOL_RPC_URL")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn worker"),
+        let args = self.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        start_worker(
+            &args,
+            &["--lease-secs", "1", "--batch", "16"],
+            Some(&self.db),
         )
     }
 
