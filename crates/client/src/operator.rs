@@ -1,7 +1,9 @@
 //! Talking to the operator service (`mppsol operator`): HMAC-signed API requests, and
 //! [`OperatorSigner`], a [`ClientMethod`] for agents whose key the operator holds (custodial
 //! accounts). The agent sends the challenge; the operator checks its policy and balance,
-//! signs with the account's key and returns the `Authorization` value.
+//! signs with the account's key and returns the `Authorization` value. An agent that holds its
+//! own key (non-custodial account) signs the transfers the operator accepted with
+//! [`OperatorApi::sign_transfer`].
 //!
 //! Request signing (the operator verifies with the same functions):
 //!

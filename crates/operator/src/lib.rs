@@ -20,7 +20,7 @@
 //! | [`api`] | the handlers, one file per resource, and the OpenAPI document |
 //! | [`error`] | `ApiError` → RFC 9457 problems |
 //! | [`bootstrap`] | the first operator and its key |
-//! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes) |
+//! | [`settlement`] | the settlement worker over `outbox_jobs` (exactly once across crashes): custodial transfers, agent-signed (non-custodial) transfers, custodial charges the payee broadcasts |
 //! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
 //! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
 //! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |

@@ -3,7 +3,7 @@
 //! it to land, then settles the transfer (one database transaction with its event). A
 //! non-custodial account's transfer is sent the same way once its agent's signed transaction is
 //! stored ([`agent_signed`]); a custodial charge the payee broadcasts (`confirm_charge`) is
-//! watched until it lands or can no longer land ([`confirm_charge`]).
+//! watched until it lands or can no longer land (`settlement/confirm_charge.rs`).
 //!
 //! Exactly once (docs/operator.md, "Settlement worker"): the signed transaction is stored
 //! before it is sent, so after a crash the next worker looks its signature up on chain before
