@@ -111,4 +111,6 @@ both_backends! {
         => agent_signed_transfer_is_checked_then_settled_once,
     crate::non_custodial::expired_agent_transaction_waits_for_a_new_signature
         => expired_agent_transaction_waits_for_a_new_signature,
+    crate::non_custodial::agent_transaction_sent_before_a_crash_is_found_landed
+        => agent_transaction_sent_before_a_crash_is_found_landed,
 }

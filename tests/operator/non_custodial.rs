@@ -276,3 +276,41 @@ pub async fn expired_agent_transaction_waits_for_a_new_signature(backend: Backen
     );
     assert_eq!(settled_events(&s).await, 1);
 }
+
+pub async fn agent_transaction_sent_before_a_crash_is_found_landed(backend: Backend) {
+    let s = OpStack::spawn(backend).await;
+    let (key, id, agent) = own_key_account(&s).await;
+    let to = address(63);
+    let (_, t) = transfer(
+        &agent,
+        &id,
+        "k1",
+        json!({"amount": "1200000", "counterparty": to}),
+    )
+    .await;
+    let txn = t["id"].as_str().unwrap().to_owned();
+    let offered = decode(t["unsigned_transaction"].as_str().unwrap());
+    let signed = VersionedTransaction::try_new(offered.message, &[&key]).unwrap();
+    let (status, accepted) = submit(&agent, &txn, &signed).await;
+    assert_eq!(status, 202, "{accepted}");
+
+    // A worker claims it, sends it, and dies before recording anything.
+    let dead = settler(&s, "dead", 0);
+    assert_eq!(dead.claim().await.unwrap().len(), 1);
+    s.ledger.send(&signed).await.unwrap();
+
+    // The next one, once the lease ran out, finds it landed and settles it.
+    let next = settler(&s, "next", 60);
+    assert_eq!(
+        next.run_once().await.unwrap(),
+        vec![JobOutcome::Settled {
+            signature: signed.signatures[0].to_string()
+        }]
+    );
+    assert_eq!(accepted["signature"], signed.signatures[0].to_string());
+    assert_eq!(
+        s.ledger.balance(&to.parse().unwrap()).await.unwrap(),
+        1_200_000
+    );
+    assert_eq!(settled_events(&s).await, 1);
+}
