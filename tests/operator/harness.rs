@@ -43,6 +43,15 @@ impl OpStack {
 
     /// On an existing ledger (the custodial end-to-end shares the paid API's).
     pub async fn spawn_on(backend: Backend, ledger: EmbeddedLedger) -> Self {
+        Self::spawn_with(backend, ledger, None).await
+    }
+
+    /// On an existing ledger, custodial token accounts paying through `policy` programs.
+    pub async fn spawn_with(
+        backend: Backend,
+        ledger: EmbeddedLedger,
+        policy: Option<mppsol_operator::PolicyPrograms>,
+    ) -> Self {
         let dir = TempDir::new("operator");
         let (location, pg) = match backend {
             Backend::Sqlite => (dir.0.join("operator.db").display().to_string(), None),
@@ -62,6 +71,10 @@ impl OpStack {
             master_key: MasterKey::from_bytes(&MASTER),
             clock: Arc::new(SystemClock),
         });
+        let state = match policy {
+            Some(programs) => state.with_policy_programs(programs),
+            None => state,
+        };
         let (operator, key) = bootstrap_operator(&state, "acme").await.expect("bootstrap");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await

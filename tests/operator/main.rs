@@ -9,7 +9,9 @@ mod auth;
 mod custodial;
 mod harness;
 mod observability;
+mod policy_wallet;
 mod reconcile;
+mod sessions;
 mod settlement;
 mod transfers;
 mod webhooks;
@@ -99,4 +101,10 @@ both_backends! {
         => metrics_count_settlements_and_readiness_checks_the_rpc,
     crate::reconcile::reconciler_reports_drift_and_repairs_counters_and_landed_transfers
         => reconciler_reports_drift_and_repairs_counters_and_landed_transfers,
+    crate::policy_wallet::custodial_charge_lands_through_the_policy_program
+        => custodial_charge_lands_through_the_policy_program,
+    crate::policy_wallet::onchain_policy_refuses_what_a_tampered_database_allows
+        => onchain_policy_refuses_what_a_tampered_database_allows,
+    crate::sessions::agent_session_is_recorded_from_the_channel_and_reconciled_with_it
+        => agent_session_is_recorded_from_the_channel_and_reconciled_with_it,
 }

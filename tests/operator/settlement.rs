@@ -26,7 +26,7 @@ impl Clock for Shifted {
     }
 }
 
-fn settler(s: &OpStack, name: &str, ahead: i64) -> Settler {
+pub(crate) fn settler(s: &OpStack, name: &str, ahead: i64) -> Settler {
     Settler::new(
         s.state.store_arc(),
         Arc::new(s.ledger.clone()),

@@ -12,6 +12,7 @@
 //! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
 //! | [`session`] | `SolanaSessionClient`: channels, vouchers, top-ups, close, recovery |
+//! | [`session_report`] | `SessionReporter`: session receipts to the operator service |
 //! | [`signer`] | keypair files, env keys |
 //! | [`operator`] | signed operator-API requests; `OperatorSigner` (custodial accounts) |
 //! | [`error`] | `PayError`, `PolicyRule` |
@@ -22,6 +23,7 @@ pub mod middleware;
 pub mod operator;
 pub mod policy;
 pub mod session;
+pub mod session_report;
 pub mod signer;
 
 pub use charge::{ChargeMode, PolicyWallet, SolanaChargeClient};
@@ -30,3 +32,4 @@ pub use middleware::{PaidResponse, PayingClient};
 pub use operator::{ApiCredentials, OperatorApi, OperatorSigner};
 pub use policy::SpendingPolicy;
 pub use session::SolanaSessionClient;
+pub use session_report::SessionReporter;

@@ -47,6 +47,8 @@ pub struct SolanaSessionClient {
     /// Channel programs this client trusts with deposits (any when empty; the spec says to
     /// check it against the program expected for the cluster).
     pub expected_programs: Vec<Address>,
+    /// Receipts are reported to the operator service through this.
+    reporter: Option<crate::session_report::SessionReporter>,
     /// Channels by scope, loaded from the store on first use.
     channels: Mutex<HashMap<String, ClientChannel>>,
     loaded: tokio::sync::Mutex<Vec<String>>,
@@ -83,6 +85,7 @@ impl SolanaSessionClient {
             deposit,
             max_price: None,
             expected_programs: Vec::new(),
+            reporter: None,
             channels: Mutex::new(HashMap::new()),
             loaded: tokio::sync::Mutex::new(Vec::new()),
         }
@@ -93,6 +96,16 @@ impl SolanaSessionClient {
     /// payer key its agent, voucher signer and the channel's rent payer. Client vouchers only.
     pub fn with_policy_wallet(mut self, wallet: crate::charge::PolicyWallet) -> Self {
         self.wallet = Some(wallet);
+        self
+    }
+
+    /// Reports every session receipt (open, vouchers, top-ups, close) to the operator
+    /// service, so the operator's session follows the channel.
+    pub fn with_operator_reports(
+        mut self,
+        reporter: crate::session_report::SessionReporter,
+    ) -> Self {
+        self.reporter = Some(reporter);
         self
     }
 
@@ -492,6 +505,11 @@ impl SolanaSessionClient {
         }
         if let Err(e) = self.store.save_client_channel(&ch).await {
             warn!(error = %e, "could not record a session receipt");
+        }
+        if let Some(reporter) = &self.reporter
+            && let Err(e) = reporter.report(credential, receipt, &ch).await
+        {
+            warn!(error = %e, "could not report a session receipt to the operator");
         }
         self.remember(ch);
     }

@@ -30,6 +30,7 @@ use solana_transaction::versioned::VersionedTransaction;
 
 use crate::MasterKey;
 use crate::crypto::account_key_context;
+use crate::policy_wallet;
 
 /// Why a settlement step could not run (the job is given back and retried).
 #[derive(Debug, thiserror::Error)]
@@ -318,8 +319,7 @@ impl Settler {
             None => Ok(None),
             Some(status) => match status.err {
                 Some(err) => Ok(Some(
-                    self.fail(job, &format!("the transaction failed on chain: {err}"))
-                        .await?,
+                    self.fail(job, &policy_wallet::failure_reason(&err)).await?,
                 )),
                 None if status.commitment >= Commitment::Confirmed => {
                     Ok(Some(self.complete(job, signature).await?))
@@ -340,6 +340,12 @@ impl Settler {
             Ok(_) | Err(LedgerError::AlreadyProcessed) => {}
             // Preflight refused it (insufficient funds…). It did not land now; it is retried
             // (and fails after `max_attempts`) once its blockhash has expired.
+            // The wallet's on-chain policy refused it: retrying cannot change that.
+            Err(LedgerError::TransactionFailed { err, .. })
+                if policy_wallet::is_final_denial(&err) =>
+            {
+                return self.fail(job, &policy_wallet::failure_reason(&err)).await;
+            }
             Err(LedgerError::TransactionFailed { err, .. }) => {
                 return Ok(self
                     .retry(job, &format!("refused: {err}"), job.attempts)
@@ -367,8 +373,7 @@ impl Settler {
             Some(status) if status.err.is_none() => self.complete(job, signature).await,
             Some(status) => {
                 let err = status.err.unwrap_or_default();
-                self.fail(job, &format!("the transaction failed on chain: {err}"))
-                    .await
+                self.fail(job, &policy_wallet::failure_reason(&err)).await
             }
             None => Ok(self.retry(job, "not confirmed yet", 1).await),
         }
@@ -496,15 +501,35 @@ impl Settler {
                     &program.id(),
                 ),
             );
-            ixs.push(transfer_checked(
-                program,
-                &source,
-                &mint,
-                &destination,
-                &payer,
-                t.amount,
-                decimals,
-            ));
+            // A custodial account with a policy wallet pays from its vault, under the rules
+            // the chain enforces (`policy_wallet`).
+            match self.store.account_policy_wallet(&t.account_id).await? {
+                Some(record) => ixs.push(
+                    policy_wallet::pay_instruction(
+                        self.ledger.as_ref(),
+                        &record,
+                        &payer,
+                        policy_wallet::PaymentTo {
+                            recipient: &to,
+                            mint: &mint,
+                            token_program: program,
+                            amount: t.amount,
+                            memo: t.memo.as_deref(),
+                        },
+                    )
+                    .await
+                    .map_err(SettleError::Transaction)?,
+                ),
+                None => ixs.push(transfer_checked(
+                    program,
+                    &source,
+                    &mint,
+                    &destination,
+                    &payer,
+                    t.amount,
+                    decimals,
+                )),
+            }
         }
         ixs.push(memo(format!("mppsol:{}", t.id)));
         if let Some(text) = &t.memo {

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use solana_address::Address;
 
 use super::accounts::visible_account;
+use super::session_reports;
 use super::transfers::{MAX_MEMO_BYTES, request_hash};
 use super::{AmountIn, check_amount, check_len, json, list_response, page, parse_body};
 use crate::AppState;
@@ -27,7 +28,8 @@ use crate::error::ApiError;
 struct ReceiptBody {
     /// The `Payment-Receipt` header value the provider returned.
     receipt: String,
-    amount: AmountIn,
+    /// Required, except for session receipts (their accepted cumulative amount says it).
+    amount: Option<AmountIn>,
     counterparty: String,
     memo: Option<String>,
     category: Option<String>,
@@ -39,6 +41,8 @@ struct ReceiptBody {
 struct SessionBody {
     provider_endpoint: String,
     cap: AmountIn,
+    /// The channel program of a session receipt (its channel is the receipt's reference).
+    channel_program: Option<String>,
 }
 
 pub(super) async fn ingest_receipt(
@@ -57,7 +61,39 @@ pub(super) async fn ingest_receipt(
             "only successful payments are recorded",
         ));
     }
-    let amount = check_amount("amount", body.amount.0)?;
+    if session_reports::is_session(&receipt) {
+        let s = body
+            .session
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("session", "required with a session receipt"))?;
+        if !(1..=2048).contains(&s.provider_endpoint.len()) {
+            return Err(ApiError::invalid(
+                "session.provider_endpoint",
+                "1 to 2048 bytes",
+            ));
+        }
+        let report = session_reports::report_of(
+            &receipt,
+            &account,
+            &session_reports::SessionFields {
+                provider_endpoint: &s.provider_endpoint,
+                deposit: check_amount("session.cap", s.cap.0)?,
+                channel_program: s.channel_program.as_deref(),
+                payee: &body.counterparty,
+            },
+        )?;
+        let session = session_reports::record(&state, &caller, &account, &report).await?;
+        return Ok(json(
+            StatusCode::OK,
+            serde_json::json!({ "session": session }),
+        ));
+    }
+    let amount = check_amount(
+        "amount",
+        body.amount
+            .ok_or_else(|| ApiError::invalid("amount", "required"))?
+            .0,
+    )?;
     // The receipt of a charge this service signed settles that charge.
     if let Some(challenge_id) = receipt.extra.get("challengeId").and_then(|v| v.as_str())
         && let Some(settled) = state

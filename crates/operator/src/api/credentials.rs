@@ -13,8 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mpp::{Challenge, ClientMethod, format_authorization, parse_www_authenticate_fields};
-use mppsol_client::SolanaChargeClient;
 use mppsol_client::charge::{charge_quote, supports_charge};
+use mppsol_client::{PolicyWallet, SolanaChargeClient};
 use mppsol_solana::charge::payload::{ChargePayload, decode_transaction};
 use mppsol_store::operator::{Account, CustodyMode, NewTransfer, TransferKind};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use solana_address::Address;
 use solana_keypair::Keypair;
 
 use super::accounts::visible_account;
+use super::dry_run;
 use super::transfers::{outcome_response, request_hash};
 use super::{json, parse_body};
 use crate::AppState;
@@ -29,6 +30,7 @@ use crate::auth::Caller;
 use crate::crypto::account_key_context;
 use crate::error::ApiError;
 use crate::policy::decide;
+use crate::policy_wallet;
 
 /// Most `WWW-Authenticate` values one request may carry.
 const MAX_FIELDS: usize = 16;
@@ -126,6 +128,37 @@ fn transaction_signature(payload: &serde_json::Map<String, serde_json::Value>) -
     }
 }
 
+/// Signs `challenge` with the account key: from its policy wallet (`payWithReceipt`, then a
+/// dry run so an on-chain refusal is known before the agent spends a request on it) when it
+/// has one, else from its own accounts.
+async fn sign_charge(
+    state: &AppState,
+    account: &Account,
+    keypair: Keypair,
+    challenge: &Challenge,
+) -> Result<mpp::Credential, ApiError> {
+    let wallet = state.store().account_policy_wallet(&account.id).await?;
+    let keypair = Arc::new(keypair);
+    let mut client =
+        SolanaChargeClient::new(keypair.clone(), state.ledger().clone(), state.network());
+    if let Some(record) = &wallet {
+        let programs = state.policy_programs().ok_or_else(|| {
+            ApiError::Chain("the account pays through the policy program, which this service is not configured for".into())
+        })?;
+        let k = policy_wallet::wallet_keys(record, &account.address)?;
+        client =
+            client.with_policy_wallet(PolicyWallet::new(k.program, programs.payments, k.owner));
+    }
+    let credential = client
+        .create_credential(challenge)
+        .await
+        .map_err(|e| ApiError::Unpayable(format!("could not build the payment: {}", e.detail)))?;
+    if wallet.is_some() {
+        dry_run::check(state, &keypair, &credential.payload).await?;
+    }
+    Ok(credential)
+}
+
 pub(super) async fn sign(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -216,14 +249,7 @@ pub(super) async fn sign(
         )));
     }
     let signed = match custodial_key(&state, &caller, &account).await {
-        Ok(keypair) => {
-            SolanaChargeClient::new(Arc::new(keypair), state.ledger().clone(), state.network())
-                .create_credential(challenge)
-                .await
-                .map_err(|e| {
-                    ApiError::Unpayable(format!("could not build the payment: {}", e.detail))
-                })
-        }
+        Ok(keypair) => sign_charge(&state, &account, keypair, challenge).await,
         Err(e) => Err(e),
     };
     let credential = match signed {
@@ -232,7 +258,17 @@ pub(super) async fn sign(
             // Nothing was signed: give the amount back and say so (transfer.failed).
             let reason = match &e {
                 ApiError::Unexpected(_) => "internal error while signing".to_owned(),
+                ApiError::PolicyViolation { violation, .. } => {
+                    format!("{}: {}", violation.rule, violation.reason)
+                }
                 other => other.to_string(),
+            };
+            let e = match e {
+                ApiError::PolicyViolation { violation, .. } => ApiError::PolicyViolation {
+                    violation,
+                    transfer_id: Some(transfer.id.clone()),
+                },
+                other => other,
             };
             state
                 .store()

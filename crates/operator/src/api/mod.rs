@@ -5,6 +5,7 @@
 //! | `accounts.rs` | `/v1/accounts`, `/v1/accounts/{id}`, `/v1/accounts/{id}/policy` |
 //! | `transfers.rs` | `/v1/accounts/{id}/transfers`, `/v1/transfers…` (approve, reject) |
 //! | `activity.rs` | `/v1/accounts/{id}/receipts`, `/v1/sessions`, `/v1/events` |
+//! | `session_reports.rs` | session receipts reported to `/v1/accounts/{id}/receipts` |
 //! | `credentials.rs` | `/v1/accounts/{id}/credentials` (custodial signing) |
 //! | `keys.rs` | `/v1/api-keys…` |
 //! | `webhooks.rs` | `/v1/webhooks`, `/v1/webhooks/{id}/deliveries` |
@@ -13,8 +14,10 @@
 mod accounts;
 mod activity;
 mod credentials;
+mod dry_run;
 mod keys;
 pub mod openapi;
+mod session_reports;
 mod transfers;
 mod webhooks;
 

@@ -1,0 +1,187 @@
+//! Operator sessions fed by the session method: a non-custodial agent paying with its own
+//! `SolanaSessionClient` reports each receipt, so the operator's session follows the real
+//! channel (open, running total, settled with the closing signature); the reconciler then
+//! compares the session with the channel account on chain and repairs drift made on purpose.
+
+use std::sync::Arc;
+
+use mppsol_client::{PayingClient, SessionReporter, SolanaSessionClient, SpendingPolicy};
+use mppsol_e2e::Backend;
+use mppsol_e2e::session::SessionStack;
+use mppsol_ledger::Ledger;
+use mppsol_operator::reconcile::Reconciler;
+use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
+use mppsol_solana::network::Network;
+use reqwest::Method;
+use serde_json::{Value, json};
+use solana_signer::Signer;
+
+use crate::harness::{OpStack, call};
+use crate::reconcile::exec;
+
+const PRICE: u64 = 1_000;
+const DEPOSIT: u64 = 50_000;
+const REQUESTS: u64 = 5;
+
+async fn sessions(op: &OpStack) -> Vec<Value> {
+    let (status, v) = call(&op.operator, Method::GET, "/v1/sessions", None).await;
+    assert_eq!(status, 200, "{v}");
+    v["data"].as_array().unwrap().clone()
+}
+
+async fn events(op: &OpStack, kind: &str) -> usize {
+    let (_, v) = call(
+        &op.operator,
+        Method::GET,
+        &format!("/v1/events?type={kind}"),
+        None,
+    )
+    .await;
+    v["data"].as_array().unwrap().len()
+}
+
+pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(backend: Backend) {
+    let stack = SessionStack::spawn(backend, PRICE, DEPOSIT).await;
+    let server = stack.instance().await;
+    let op = OpStack::spawn_on(backend, stack.ledger.clone()).await;
+    let account = op
+        .account(
+            json!({"handle": "own-key-agent", "custody_mode": "non_custodial",
+            "address": stack.agent.pubkey().to_string(),
+            "currency": stack.mint.address.to_string()}),
+        )
+        .await;
+    let id = account["id"].as_str().unwrap().to_owned();
+    let agent_api = op.agent_key(&id).await;
+
+    let mut session = SolanaSessionClient::new(
+        stack.agent.clone(),
+        Arc::new(stack.ledger.clone()),
+        stack.agent_store.clone(),
+        Network::Localnet,
+        DEPOSIT,
+    )
+    .with_operator_reports(SessionReporter::new(agent_api, id.clone()));
+    session.expected_programs = vec![DEV_CHANNEL_PROGRAM_ID];
+    let client = PayingClient::new(
+        reqwest::Client::new(),
+        vec![Arc::new(session)],
+        SpendingPolicy {
+            max_per_payment: Some(1_000_000_000),
+            ..SpendingPolicy::default()
+        },
+    );
+    for i in 1..=REQUESTS {
+        let r = client.get(&server.url).await.unwrap();
+        assert_eq!(r.response.status(), 200, "request {i}");
+    }
+    let open = sessions(&op).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(
+        (
+            open[0]["status"].as_str(),
+            open[0]["running_total"].as_str()
+        ),
+        (Some("open"), Some("5000")),
+        "every accepted voucher moved the running total"
+    );
+    let channel = open[0]["channel_id"].as_str().unwrap().to_owned();
+    assert_eq!(open[0]["cap"], DEPOSIT.to_string());
+
+    let closed = client.close_session(&server.url).await.unwrap();
+    let receipt = closed.receipt.expect("close receipt");
+    let settled = sessions(&op).await;
+    assert_eq!(settled[0]["status"], "settled");
+    assert_eq!(settled[0]["running_total"], (REQUESTS * PRICE).to_string());
+    assert_eq!(settled[0]["settlement_signature"], receipt.extra["txHash"]);
+    assert_eq!(
+        (
+            events(&op, "session.opened").await,
+            events(&op, "session.settled").await
+        ),
+        (1, 1)
+    );
+    let sid = settled[0]["id"].as_str().unwrap().to_owned();
+    let (_, txns) = call(
+        &op.operator,
+        Method::GET,
+        &format!("/v1/transfers?session_id={sid}"),
+        None,
+    )
+    .await;
+    let amounts: Vec<&str> = txns["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts, vec!["1000"; REQUESTS as usize]);
+
+    let reconciler = Reconciler::new(op.state.store_arc(), Arc::new(stack.ledger.clone()));
+    let now = op.state.now();
+    let clean = reconciler.run(0, 1_000, false, now).await.unwrap();
+    assert!(
+        clean.is_clean(),
+        "the record agrees with the channel: {clean:?}"
+    );
+
+    // Drift on purpose: the close and the last two vouchers' reports were lost, and the
+    // session believes in a smaller deposit.
+    for sql in [
+        format!(
+            "UPDATE agent_sessions SET status = 'open', settlement_signature = NULL, \
+             running_total = 3000, cap = 40000 WHERE id = '{sid}'"
+        ),
+        format!(
+            "DELETE FROM transfers WHERE session_id = '{sid}' \
+             AND idempotency_key IN ('session:{channel}:4000', 'session:{channel}:5000')"
+        ),
+        format!("UPDATE account_daily_spend SET total = total - 2000 WHERE account_id = '{id}'"),
+    ] {
+        exec(&op, &sql).await;
+    }
+    let found = reconciler.run(0, 1_000, false, now).await.unwrap();
+    let mut problems: Vec<(&str, &str, &str)> = found
+        .channels
+        .iter()
+        .map(|d| (d.problem.as_str(), d.stored.as_str(), d.chain.as_str()))
+        .collect();
+    problems.sort();
+    assert_eq!(
+        problems,
+        [
+            ("deposit", "40000", "50000"),
+            ("settled_amount", "3000", "5000"),
+            ("status", "open", "distributed"),
+        ],
+        "{found:?}"
+    );
+    assert!(found.channels.iter().all(|d| !d.repaired));
+
+    let repaired = reconciler.run(0, 1_000, true, now).await.unwrap();
+    assert!(repaired.channels.iter().all(|d| d.repaired), "{repaired:?}");
+    let after = sessions(&op).await;
+    assert_eq!(
+        (
+            after[0]["status"].as_str(),
+            after[0]["running_total"].as_str(),
+            after[0]["cap"].as_str()
+        ),
+        (Some("settled"), Some("5000"), Some("50000"))
+    );
+    assert_eq!(events(&op, "session.settled").await, 2);
+    let again = reconciler.run(0, 1_000, false, now).await.unwrap();
+    assert!(again.is_clean(), "repaired for good: {again:?}");
+    // The channel itself is untouched by any of this.
+    let on_chain = stack
+        .ledger
+        .get_account(&channel.parse().unwrap())
+        .await
+        .unwrap()
+        .map(|a| {
+            mppsol_solana::channel::ChannelState::decode(&a.data)
+                .unwrap()
+                .settled
+        });
+    assert_eq!(on_chain, Some(REQUESTS * PRICE));
+}
