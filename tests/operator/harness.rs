@@ -75,6 +75,11 @@ impl OpStack {
             Some(programs) => state.with_policy_programs(programs),
             None => state,
         };
+        let state = state.with_session_store(
+            mppsol_store::open_store(&location)
+                .await
+                .expect("channel store"),
+        );
         let (operator, key) = bootstrap_operator(&state, "acme").await.expect("bootstrap");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await

@@ -107,4 +107,6 @@ both_backends! {
         => onchain_policy_refuses_what_a_tampered_database_allows,
     crate::sessions::agent_session_is_recorded_from_the_channel_and_reconciled_with_it
         => agent_session_is_recorded_from_the_channel_and_reconciled_with_it,
+    crate::sessions::custodial_agent_pays_a_session_through_the_operator
+        => custodial_agent_pays_a_session_through_the_operator,
 }

@@ -5,15 +5,19 @@
 
 use std::sync::Arc;
 
-use mppsol_client::{PayingClient, SessionReporter, SolanaSessionClient, SpendingPolicy};
+use mppsol_client::{
+    OperatorSigner, PayingClient, SessionReporter, SolanaSessionClient, SpendingPolicy,
+};
 use mppsol_e2e::Backend;
 use mppsol_e2e::session::SessionStack;
 use mppsol_ledger::Ledger;
+use mppsol_operator::PolicyPrograms;
 use mppsol_operator::reconcile::Reconciler;
 use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::network::Network;
 use reqwest::Method;
 use serde_json::{Value, json};
+use solana_address::Address;
 use solana_signer::Signer;
 
 use crate::harness::{OpStack, call};
@@ -184,4 +188,126 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
                 .settled
         });
     assert_eq!(on_chain, Some(REQUESTS * PRICE));
+}
+
+pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backend) {
+    let stack = SessionStack::spawn(backend, PRICE, DEPOSIT).await;
+    let server = stack.instance().await;
+    let op = OpStack::spawn_with(backend, stack.ledger.clone(), Some(PolicyPrograms::dev())).await;
+    let owner = mppsol_operator::policy_wallet::owner_key(&op.state, &op.operator_id)
+        .await
+        .unwrap();
+    stack
+        .ledger
+        .fund_sol(&owner.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    let (status, v) = call(
+        &op.operator,
+        Method::POST,
+        "/v1/accounts",
+        Some(
+            json!({"handle": "custodial-agent", "custody_mode": "custodial",
+            "currency": stack.mint.address.to_string(),
+            "policy": {"max_single_transfer": "30000"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let id = v["account"]["id"].as_str().unwrap().to_owned();
+    let address: Address = v["account"]["address"].as_str().unwrap().parse().unwrap();
+    let wallet: Address = v["policy_wallet"]["wallet"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let vault = stack
+        .ledger
+        .mint_tokens(&stack.mint.address, &wallet, 100_000)
+        .await
+        .unwrap();
+    // The account key pays the channel's rent; the tokens sit in the wallet's vault.
+    stack
+        .ledger
+        .fund_sol(&address, 1_000_000_000)
+        .await
+        .unwrap();
+    let vault_balance = || async {
+        stack
+            .ledger
+            .token_balance(&vault)
+            .await
+            .unwrap()
+            .map_or(0, |t| t.amount)
+    };
+    let agent = op.agent_key(&id).await;
+    let paying = |deposit: u64| {
+        PayingClient::new(
+            reqwest::Client::new(),
+            vec![Arc::new(
+                OperatorSigner::new(agent.clone(), id.clone(), Network::Localnet)
+                    .with_session_deposit(deposit),
+            )],
+            SpendingPolicy {
+                max_per_payment: Some(1_000_000_000),
+                ..SpendingPolicy::default()
+            },
+        )
+    };
+    let client = paying(20_000);
+    let payee_before = stack.token_balance(&stack.payee.pubkey()).await;
+    for i in 1..=REQUESTS {
+        let r = client.get(&server.url).await.unwrap();
+        assert_eq!(r.response.status(), 200, "request {i}");
+        assert_eq!(
+            r.receipt.unwrap().extra["acceptedCumulative"],
+            json!((i * PRICE).to_string())
+        );
+    }
+    assert_eq!(
+        vault_balance().await,
+        80_000,
+        "the deposit left the wallet's vault"
+    );
+    let open = sessions(&op).await;
+    assert_eq!(
+        (
+            open[0]["status"].as_str(),
+            open[0]["running_total"].as_str(),
+            open[0]["cap"].as_str()
+        ),
+        (Some("open"), Some("5000"), Some("20000")),
+        "{open:?}"
+    );
+
+    let closed = client.close_session(&server.url).await.unwrap();
+    let receipt = closed.receipt.expect("close receipt");
+    let settled = sessions(&op).await;
+    assert_eq!(settled[0]["status"], "settled", "{settled:?}");
+    assert_eq!(settled[0]["running_total"], (REQUESTS * PRICE).to_string());
+    assert_eq!(settled[0]["settlement_signature"], receipt.extra["txHash"]);
+    assert_eq!(
+        (
+            events(&op, "session.opened").await,
+            events(&op, "session.settled").await
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        vault_balance().await,
+        100_000 - REQUESTS * PRICE,
+        "the refund went back to the vault"
+    );
+    assert_eq!(
+        stack.token_balance(&stack.payee.pubkey()).await - payee_before,
+        REQUESTS * PRICE
+    );
+
+    // A deposit above the single-payment limit is refused before anything is sent.
+    let err = paying(40_000)
+        .get(&server.url)
+        .await
+        .expect_err("the open is refused");
+    assert!(err.to_string().contains("max_single_transfer"), "{err}");
+    assert_eq!(vault_balance().await, 100_000 - REQUESTS * PRICE);
 }

@@ -601,6 +601,45 @@ impl SolanaSessionClient {
     }
 }
 
+/// Whether `challenge` is a `solana`/`session` challenge on `network` (shared by every signer
+/// that answers session challenges).
+pub fn supports_session(challenge: &Challenge, network: Network) -> bool {
+    challenge.method == MethodName::solana()
+        && challenge.intent.as_str() == "session"
+        && SolanaSessionClient::request(challenge)
+            .is_ok_and(|r| r.method_details.network == network)
+}
+
+/// An open or a top-up answers with a receipt only: the request is sent again for the content.
+pub fn session_needs_followup(credential: &Credential) -> bool {
+    matches!(
+        credential.payload.get("action").and_then(Value::as_str),
+        Some("open" | "topUp")
+    )
+}
+
+/// A voucher's idempotency key: its channel and cumulative amount.
+pub fn session_idempotency_key(credential: &Credential) -> Option<String> {
+    match SessionPayload::from_json(&Value::Object(credential.payload.clone())).ok()? {
+        SessionPayload::Voucher(v) => Some(format!(
+            "{}:{}",
+            v.channel_id, v.voucher.voucher.cumulative_amount
+        )),
+        _ => None,
+    }
+}
+
+/// What one request of a `solana`/`session` challenge costs, read without signing.
+pub fn session_quote(challenge: &Challenge) -> Result<Quote, MethodError> {
+    let req = SolanaSessionClient::request(challenge)?;
+    Ok(Quote {
+        amount: req.amount,
+        currency: req.currency.clone(),
+        recipient: Some(req.recipient.to_string()),
+        network: Some(req.method_details.network.as_str().to_owned()),
+    })
+}
+
 fn credential(challenge: &Challenge, payload: Value, payer: Address) -> Credential {
     let map = match payload {
         Value::Object(m) => m,
@@ -620,9 +659,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        challenge.method == self.method
-            && challenge.intent.as_str() == "session"
-            && Self::request(challenge).is_ok_and(|r| r.method_details.network == self.network)
+        supports_session(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
@@ -650,10 +687,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn needs_followup(&self, credential: &Credential) -> bool {
-        matches!(
-            credential.payload.get("action").and_then(Value::as_str),
-            Some("open" | "topUp")
-        )
+        session_needs_followup(credential)
     }
 
     fn reusable(&self, challenge: &Challenge) -> bool {
@@ -661,13 +695,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn idempotency_key(&self, credential: &Credential) -> Option<String> {
-        match SessionPayload::from_json(&Value::Object(credential.payload.clone())).ok()? {
-            SessionPayload::Voucher(v) => Some(format!(
-                "{}:{}",
-                v.channel_id, v.voucher.voucher.cumulative_amount
-            )),
-            _ => None,
-        }
+        session_idempotency_key(credential)
     }
 
     fn on_receipt<'a>(

@@ -69,12 +69,29 @@ pub struct OperatorConfig {
 
 /// Shared state of the handlers.
 #[derive(Clone)]
-pub struct AppState(Arc<OperatorConfig>, Option<PolicyPrograms>);
+pub struct AppState(
+    Arc<OperatorConfig>,
+    Option<PolicyPrograms>,
+    Option<Arc<dyn mppsol_store::Store>>,
+);
 
 impl AppState {
     /// Wraps a configuration.
     pub fn new(config: OperatorConfig) -> Self {
-        Self(Arc::new(config), None)
+        Self(Arc::new(config), None, None)
+    }
+
+    /// Custodial accounts may pay `solana`/`session` challenges: their channels (and every
+    /// voucher amount signed, before it leaves) are kept in `store` — the same database,
+    /// opened as the client-channel store.
+    pub fn with_session_store(mut self, store: Arc<dyn mppsol_store::Store>) -> Self {
+        self.2 = Some(store);
+        self
+    }
+
+    /// The client-channel store of custodial sessions, if sessions are enabled.
+    pub fn session_store(&self) -> Option<Arc<dyn mppsol_store::Store>> {
+        self.2.clone()
     }
 
     /// Custodial token accounts created from now on pay through the spending-policy program

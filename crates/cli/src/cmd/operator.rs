@@ -205,6 +205,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(programs) => state.with_policy_programs(programs),
         None => state,
     };
+    // Custodial sessions keep their channels in the same database.
+    let state = state.with_session_store(
+        mppsol_store::open_store(&database)
+            .await
+            .context("opening the database (channels)")?,
+    );
     match args.action {
         Some(Action::Init { name }) => {
             let (operator, key) = bootstrap_operator(&state, &name)

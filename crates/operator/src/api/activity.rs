@@ -16,9 +16,9 @@ use serde::Deserialize;
 use solana_address::Address;
 
 use super::accounts::visible_account;
-use super::session_reports;
 use super::transfers::{MAX_MEMO_BYTES, request_hash};
 use super::{AmountIn, check_amount, check_len, json, list_response, page, parse_body};
+use super::{session_credentials, session_reports};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -34,13 +34,17 @@ struct ReceiptBody {
     memo: Option<String>,
     category: Option<String>,
     session: Option<SessionBody>,
+    /// Session receipts of a custodial account: the `Authorization` value the receipt
+    /// answered (the service moves its channel state with it).
+    credential: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionBody {
     provider_endpoint: String,
-    cap: AmountIn,
+    /// The session's cap: its deposit (a custodial session's is known here).
+    cap: Option<AmountIn>,
     /// The channel program of a session receipt (its channel is the receipt's reference).
     channel_program: Option<String>,
 }
@@ -72,13 +76,31 @@ pub(super) async fn ingest_receipt(
                 "1 to 2048 bytes",
             ));
         }
+        let custodial = match &body.credential {
+            Some(text) => {
+                let credential = mpp::parse_authorization(text).map_err(|e| {
+                    ApiError::invalid("credential", format!("not an Authorization value: {e}"))
+                })?;
+                session_credentials::observe(&state, &caller, &account, &credential, &receipt)
+                    .await?
+            }
+            None => None,
+        };
+        let deposit = match (&custodial, &s.cap) {
+            (Some((deposit, _)), _) => *deposit,
+            (None, Some(cap)) => check_amount("session.cap", cap.0)?,
+            (None, None) => return Err(ApiError::invalid("session.cap", "required")),
+        };
         let report = session_reports::report_of(
             &receipt,
             &account,
             &session_reports::SessionFields {
                 provider_endpoint: &s.provider_endpoint,
-                deposit: check_amount("session.cap", s.cap.0)?,
-                channel_program: s.channel_program.as_deref(),
+                deposit,
+                channel_program: custodial
+                    .as_ref()
+                    .map(|(_, p)| p.as_str())
+                    .or(s.channel_program.as_deref()),
                 payee: &body.counterparty,
             },
         )?;
@@ -130,7 +152,12 @@ pub(super) async fn ingest_receipt(
             }
             Ok(SessionRef {
                 provider_endpoint: s.provider_endpoint,
-                cap: check_amount("session.cap", s.cap.0)?,
+                cap: check_amount(
+                    "session.cap",
+                    s.cap
+                        .ok_or_else(|| ApiError::invalid("session.cap", "required"))?
+                        .0,
+                )?,
             })
         })
         .transpose()?;

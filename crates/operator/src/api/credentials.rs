@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use mpp::{Challenge, ClientMethod, format_authorization, parse_www_authenticate_fields};
 use mppsol_client::charge::{charge_quote, supports_charge};
+use mppsol_client::session::supports_session;
 use mppsol_client::{PolicyWallet, SolanaChargeClient};
 use mppsol_solana::charge::payload::{ChargePayload, decode_transaction};
 use mppsol_store::operator::{Account, CustodyMode, NewTransfer, TransferKind};
@@ -22,8 +23,8 @@ use solana_address::Address;
 use solana_keypair::Keypair;
 
 use super::accounts::visible_account;
-use super::dry_run;
 use super::transfers::{outcome_response, request_hash};
+use super::{AmountIn, dry_run, session_credentials};
 use super::{json, parse_body};
 use crate::AppState;
 use crate::auth::Caller;
@@ -46,20 +47,45 @@ struct CredentialRequest {
     memo: Option<String>,
     /// Category for the policy.
     category: Option<String>,
+    /// Session challenges: close the channel instead of paying a request.
+    #[serde(default)]
+    close: bool,
+    /// Session challenges: the deposit of a channel opened now.
+    deposit: Option<AmountIn>,
 }
 
-/// The first challenge this service can pay on its network.
-fn payable<'c>(state: &AppState, challenges: &'c [Challenge]) -> Result<&'c Challenge, ApiError> {
-    challenges
-        .iter()
-        .find(|c| supports_charge(c, state.network()))
-        .ok_or_else(|| {
-            ApiError::Unpayable(format!(
-                "none of the {} challenge(s) is a solana charge on {}",
-                challenges.len(),
-                state.network().as_str()
-            ))
-        })
+/// The challenge this service pays on its network: a charge, else (when sessions are
+/// enabled) a session; a close asks for the session.
+fn payable<'c>(
+    state: &AppState,
+    challenges: &'c [Challenge],
+    close: bool,
+) -> Result<&'c Challenge, ApiError> {
+    let session = || {
+        challenges
+            .iter()
+            .find(|c| state.session_store().is_some() && supports_session(c, state.network()))
+    };
+    let found = if close {
+        session()
+    } else {
+        challenges
+            .iter()
+            .find(|c| supports_charge(c, state.network()))
+            .or_else(session)
+    };
+    found.ok_or_else(|| {
+        ApiError::Unpayable(format!(
+            "none of the {} challenge(s) is a solana charge{} on {}",
+            challenges.len(),
+            if state.session_store().is_some() {
+                " or session"
+            } else {
+                ""
+            },
+            state.network().as_str()
+        ))
+    })
 }
 
 /// Refuses before anything is recorded when the account cannot cover `amount`.
@@ -95,7 +121,7 @@ async fn check_balance(state: &AppState, account: &Account, amount: u64) -> Resu
 }
 
 /// The account's keypair, opened from its sealed form.
-async fn custodial_key(
+pub(super) async fn custodial_key(
     state: &AppState,
     caller: &Caller,
     account: &Account,
@@ -189,7 +215,7 @@ pub(super) async fn sign(
             "no Payment challenge in it",
         ));
     }
-    let challenge = payable(&state, &challenges)?;
+    let challenge = payable(&state, &challenges, body.close)?;
     if challenge
         .expires_at()
         .is_some_and(|at| at.unix() <= state.now())
@@ -197,6 +223,16 @@ pub(super) async fn sign(
         return Err(ApiError::Unpayable(
             "the challenge has expired; ask the server for a new one".into(),
         ));
+    }
+    if challenge.intent.as_str() == "session" {
+        let opts = session_credentials::SessionOptions {
+            close: body.close,
+            deposit: body.deposit.map(|d| d.0),
+            memo: body.memo,
+            category: body.category,
+        };
+        let signed = session_credentials::sign(&state, &caller, &account, challenge, &opts).await?;
+        return Ok(json(StatusCode::OK, signed));
     }
     let quote = charge_quote(challenge).map_err(|e| ApiError::Unpayable(e.detail))?;
     let amount = quote.amount.get();

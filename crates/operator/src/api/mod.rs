@@ -7,6 +7,7 @@
 //! | `activity.rs` | `/v1/accounts/{id}/receipts`, `/v1/sessions`, `/v1/events` |
 //! | `session_reports.rs` | session receipts reported to `/v1/accounts/{id}/receipts` |
 //! | `credentials.rs` | `/v1/accounts/{id}/credentials` (custodial signing) |
+//! | `session_credentials.rs` | custodial sessions through `/v1/accounts/{id}/credentials` |
 //! | `keys.rs` | `/v1/api-keys…` |
 //! | `webhooks.rs` | `/v1/webhooks`, `/v1/webhooks/{id}/deliveries` |
 //! | `openapi.rs` | `/v1/openapi.json` |
@@ -17,6 +18,7 @@ mod credentials;
 mod dry_run;
 mod keys;
 pub mod openapi;
+mod session_credentials;
 mod session_reports;
 mod transfers;
 mod webhooks;

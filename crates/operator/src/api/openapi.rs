@@ -175,12 +175,14 @@ fn schemas() -> Value {
         "Receipt": {"type": "object", "required": ["receipt", "counterparty"], "additionalProperties": false, "properties": {
             "receipt": {"type": "string"}, "amount": amount(), "counterparty": {"type": "string"},
             "memo": {"type": "string"}, "category": {"type": "string"},
-            "session": {"type": "object", "required": ["provider_endpoint", "cap"], "properties": {
+            "credential": {"type": "string"},
+            "session": {"type": "object", "required": ["provider_endpoint"], "properties": {
                 "provider_endpoint": {"type": "string"}, "cap": amount(),
                 "channel_program": {"type": "string"}}}}},
         "CredentialRequest": {"type": "object", "required": ["www_authenticate"], "additionalProperties": false, "properties": {
             "www_authenticate": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 16},
-            "request_url": {"type": "string"}, "memo": {"type": "string"}, "category": {"type": "string"}}},
+            "request_url": {"type": "string"}, "memo": {"type": "string"}, "category": {"type": "string"},
+            "close": {"type": "boolean"}, "deposit": amount()}},
         "Reject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
         "CreateKey": {"type": "object", "required": ["role"], "additionalProperties": false, "properties": {
             "role": {"enum": ["operator", "agent"]}, "account_id": {"type": "string"}}},
