@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use mpp::{ClientMethod as _, format_authorization};
 use mppsol_client::{
     OperatorSigner, PayingClient, SessionReporter, SolanaSessionClient, SpendingPolicy,
 };
@@ -278,6 +279,27 @@ pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backen
         ),
         (Some("open"), Some("5000"), Some("20000")),
         "{open:?}"
+    );
+
+    // Asked twice for the next voucher (say the agent crashed before presenting it): the same
+    // bytes both times, and the amount is stored before it leaves.
+    let challenge = mppsol_e2e::challenge(&server.url).await;
+    let signer = OperatorSigner::new(agent.clone(), id.clone(), Network::Localnet);
+    let first = signer.create_credential(&challenge).await.unwrap();
+    let again = signer.create_credential(&challenge).await.unwrap();
+    assert_eq!(format_authorization(&first), format_authorization(&again));
+    let channel = open[0]["channel_id"].as_str().unwrap();
+    let stored = op
+        .state
+        .session_store()
+        .unwrap()
+        .client_channel(channel)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.signed_cumulative, stored.accepted),
+        ((REQUESTS + 1) * PRICE, REQUESTS * PRICE)
     );
 
     let closed = client.close_session(&server.url).await.unwrap();
