@@ -8,7 +8,6 @@ use std::sync::Arc;
 use mppsol_client::{OperatorSigner, PayingClient, SpendingPolicy};
 use mppsol_e2e::{Asset, Backend, StackOptions, TestStack};
 use mppsol_ledger::Ledger;
-use mppsol_operator::PolicyPrograms;
 use mppsol_operator::settlement::JobOutcome;
 use mppsol_solana::network::Network;
 use mppsol_solana::policy::{
@@ -17,86 +16,34 @@ use mppsol_solana::policy::{
 };
 use reqwest::Method;
 use serde_json::{Value, json};
-use solana_address::Address;
 use solana_signer::Signer;
 
-use crate::harness::{OpStack, call, transfer};
+use crate::harness::{OpStack, WalletAccount, call, transfer};
 use crate::reconcile::exec as tamper;
 use crate::settlement::settler;
 
 struct Setup {
     stack: TestStack,
     op: OpStack,
-    id: String,
-    address: Address,
-    owner: Address,
-    wallet: Address,
-    vault: Address,
+    a: WalletAccount,
 }
 
 /// The paid API (USDC, 10_000 per request) and the operator on its ledger with the policy
-/// programs; one custodial USDC account with `policy`, its vault holding 100_000.
+/// programs; one custodial USDC account with `policy` (see [`OpStack::wallet_account`]).
 async fn setup(backend: Backend, policy: Value) -> Setup {
     let stack = TestStack::spawn(StackOptions::new(backend, Asset::Usdc)).await;
-    let op = OpStack::spawn_with(backend, stack.ledger.clone(), Some(PolicyPrograms::dev())).await;
-    let owner = mppsol_operator::policy_wallet::owner_key(&op.state, &op.operator_id)
-        .await
-        .unwrap();
-    stack
-        .ledger
-        .fund_sol(&owner.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    let mint = stack.mint.as_ref().unwrap().address;
-    let (status, v) = call(
-        &op.operator,
-        Method::POST,
-        "/v1/accounts",
-        Some(json!({"handle": "payer", "custody_mode": "custodial",
-            "currency": mint.to_string(), "policy": policy})),
-    )
-    .await;
-    assert_eq!(status, 201, "{v}");
-    let id = v["account"]["id"].as_str().unwrap().to_owned();
-    let address: Address = v["account"]["address"].as_str().unwrap().parse().unwrap();
-    let wallet: Address = v["policy_wallet"]["wallet"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(v["policy_wallet"]["owner"], owner.pubkey().to_string());
-    let vault = stack
-        .ledger
-        .mint_tokens(&mint, &wallet, 100_000)
-        .await
-        .unwrap();
-    assert_eq!(
-        v["account"]["token_account"],
-        vault.to_string(),
-        "the account's balance is its wallet's vault"
-    );
-    // The account key pays fees and the charge receipts' rent; it holds no tokens.
-    stack
-        .ledger
-        .fund_sol(&address, 1_000_000_000)
-        .await
-        .unwrap();
-    Setup {
-        stack,
-        op,
-        id,
-        address,
-        owner: owner.pubkey(),
-        wallet,
-        vault,
-    }
+    let op = OpStack::spawn_with_policy_wallets(backend, stack.ledger.clone()).await;
+    let a = op
+        .wallet_account(&stack.mint.as_ref().unwrap().address, policy)
+        .await;
+    Setup { stack, op, a }
 }
 
 async fn wallet_state(s: &Setup) -> WalletState {
     let a = s
         .stack
         .ledger
-        .get_account(&s.wallet)
+        .get_account(&s.a.wallet)
         .await
         .unwrap()
         .unwrap();
@@ -104,12 +51,7 @@ async fn wallet_state(s: &Setup) -> WalletState {
 }
 
 async fn vault_balance(s: &Setup) -> u64 {
-    s.stack
-        .ledger
-        .token_balance(&s.vault)
-        .await
-        .unwrap()
-        .map_or(0, |t| t.amount)
+    s.op.token_balance(&s.a.vault).await
 }
 
 pub async fn custodial_charge_lands_through_the_policy_program(backend: Backend) {
@@ -122,15 +64,15 @@ pub async fn custodial_charge_lands_through_the_policy_program(backend: Backend)
             state.policy.max_single,
             state.paused
         ),
-        (s.owner, s.address, 50_000, false),
+        (s.a.owner, s.a.address, 50_000, false),
         "the wallet mirrors the account's policy, the account key is its agent"
     );
-    let agent = s.op.agent_key(&s.id).await;
+    let agent = s.op.agent_key(&s.a.id).await;
     let client = PayingClient::new(
         reqwest::Client::new(),
         vec![Arc::new(OperatorSigner::new(
             agent.clone(),
-            s.id.clone(),
+            s.a.id.clone(),
             Network::Localnet,
         ))],
         SpendingPolicy::default(),
@@ -193,7 +135,7 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
     // Within the rules: the worker pays it from the vault through the program.
     let (status, v) = transfer(
         &s.op.operator,
-        &s.id,
+        &s.a.id,
         "small",
         json!({"amount": "4000", "counterparty": to}),
     )
@@ -212,13 +154,13 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
         &s.op,
         &format!(
             "UPDATE account_policies SET max_single_transfer = 1000000 WHERE account_id = '{}'",
-            s.id
+            s.a.id
         ),
     )
     .await;
     let (status, v) = transfer(
         &s.op.operator,
-        &s.id,
+        &s.a.id,
         "big",
         json!({"amount": "20000", "counterparty": to}),
     )
@@ -255,7 +197,7 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
     let (status, problem) = call(
         &s.op.operator,
         Method::POST,
-        &format!("/v1/accounts/{}/credentials", s.id),
+        &format!("/v1/accounts/{}/credentials", s.a.id),
         Some(json!({"www_authenticate": [www]})),
     )
     .await;
@@ -278,7 +220,7 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
     let (status, v) = call(
         &s.op.operator,
         Method::PUT,
-        &format!("/v1/accounts/{}/policy", s.id),
+        &format!("/v1/accounts/{}/policy", s.a.id),
         Some(json!({"max_single_transfer": "50000"})),
     )
     .await;
@@ -286,7 +228,7 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
     assert_eq!(wallet_state(&s).await.policy.max_single, 50_000);
     let (status, _) = transfer(
         &s.op.operator,
-        &s.id,
+        &s.a.id,
         "big-again",
         json!({"amount": "20000", "counterparty": to}),
     )
@@ -303,7 +245,7 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
     let (status, v) = call(
         &s.op.operator,
         Method::PATCH,
-        &format!("/v1/accounts/{}", s.id),
+        &format!("/v1/accounts/{}", s.a.id),
         Some(json!({"status": "paused"})),
     )
     .await;
@@ -314,13 +256,13 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
         &s.op,
         &format!(
             "UPDATE accounts SET status = 'active' WHERE id = '{}'",
-            s.id
+            s.a.id
         ),
     )
     .await;
     let (status, _) = transfer(
         &s.op.operator,
-        &s.id,
+        &s.a.id,
         "while-paused",
         json!({"amount": "1000", "counterparty": to}),
     )

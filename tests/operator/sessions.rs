@@ -12,13 +12,11 @@ use mppsol_client::{
 use mppsol_e2e::Backend;
 use mppsol_e2e::session::SessionStack;
 use mppsol_ledger::Ledger;
-use mppsol_operator::PolicyPrograms;
 use mppsol_operator::reconcile::Reconciler;
 use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::network::Network;
 use reqwest::Method;
 use serde_json::{Value, json};
-use solana_address::Address;
 use solana_signer::Signer;
 
 use crate::harness::{OpStack, call};
@@ -43,6 +41,25 @@ async fn events(op: &OpStack, kind: &str) -> usize {
     )
     .await;
     v["data"].as_array().unwrap().len()
+}
+
+/// Closes the session behind `url`; the operator's session is settled with the closing
+/// signature and `REQUESTS × PRICE`, each event once. Returns the sessions.
+async fn close_and_check(op: &OpStack, client: &PayingClient, url: &str) -> Vec<Value> {
+    let closed = client.close_session(url).await.unwrap();
+    let receipt = closed.receipt.expect("close receipt");
+    let settled = sessions(op).await;
+    assert_eq!(settled[0]["status"], "settled", "{settled:?}");
+    assert_eq!(settled[0]["running_total"], (REQUESTS * PRICE).to_string());
+    assert_eq!(settled[0]["settlement_signature"], receipt.extra["txHash"]);
+    assert_eq!(
+        (
+            events(op, "session.opened").await,
+            events(op, "session.settled").await
+        ),
+        (1, 1)
+    );
+    settled
 }
 
 pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(backend: Backend) {
@@ -93,19 +110,7 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
     let channel = open[0]["channel_id"].as_str().unwrap().to_owned();
     assert_eq!(open[0]["cap"], DEPOSIT.to_string());
 
-    let closed = client.close_session(&server.url).await.unwrap();
-    let receipt = closed.receipt.expect("close receipt");
-    let settled = sessions(&op).await;
-    assert_eq!(settled[0]["status"], "settled");
-    assert_eq!(settled[0]["running_total"], (REQUESTS * PRICE).to_string());
-    assert_eq!(settled[0]["settlement_signature"], receipt.extra["txHash"]);
-    assert_eq!(
-        (
-            events(&op, "session.opened").await,
-            events(&op, "session.settled").await
-        ),
-        (1, 1)
-    );
+    let settled = close_and_check(&op, &client, &server.url).await;
     let sid = settled[0]["id"].as_str().unwrap().to_owned();
     let (_, txns) = call(
         &op.operator,
@@ -194,53 +199,12 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
 pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backend) {
     let stack = SessionStack::spawn(backend, PRICE, DEPOSIT).await;
     let server = stack.instance().await;
-    let op = OpStack::spawn_with(backend, stack.ledger.clone(), Some(PolicyPrograms::dev())).await;
-    let owner = mppsol_operator::policy_wallet::owner_key(&op.state, &op.operator_id)
-        .await
-        .unwrap();
-    stack
-        .ledger
-        .fund_sol(&owner.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    let (status, v) = call(
-        &op.operator,
-        Method::POST,
-        "/v1/accounts",
-        Some(
-            json!({"handle": "custodial-agent", "custody_mode": "custodial",
-            "currency": stack.mint.address.to_string(),
-            "policy": {"max_single_transfer": "30000"}}),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201, "{v}");
-    let id = v["account"]["id"].as_str().unwrap().to_owned();
-    let address: Address = v["account"]["address"].as_str().unwrap().parse().unwrap();
-    let wallet: Address = v["policy_wallet"]["wallet"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let vault = stack
-        .ledger
-        .mint_tokens(&stack.mint.address, &wallet, 100_000)
-        .await
-        .unwrap();
-    // The account key pays the channel's rent; the tokens sit in the wallet's vault.
-    stack
-        .ledger
-        .fund_sol(&address, 1_000_000_000)
-        .await
-        .unwrap();
-    let vault_balance = || async {
-        stack
-            .ledger
-            .token_balance(&vault)
-            .await
-            .unwrap()
-            .map_or(0, |t| t.amount)
-    };
+    let op = OpStack::spawn_with_policy_wallets(backend, stack.ledger.clone()).await;
+    let a = op
+        .wallet_account(&stack.mint.address, json!({"max_single_transfer": "30000"}))
+        .await;
+    let id = a.id.clone();
+    let vault_balance = || op.token_balance(&a.vault);
     let agent = op.agent_key(&id).await;
     let paying = |deposit: u64| {
         PayingClient::new(
@@ -302,19 +266,7 @@ pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backen
         ((REQUESTS + 1) * PRICE, REQUESTS * PRICE)
     );
 
-    let closed = client.close_session(&server.url).await.unwrap();
-    let receipt = closed.receipt.expect("close receipt");
-    let settled = sessions(&op).await;
-    assert_eq!(settled[0]["status"], "settled", "{settled:?}");
-    assert_eq!(settled[0]["running_total"], (REQUESTS * PRICE).to_string());
-    assert_eq!(settled[0]["settlement_signature"], receipt.extra["txHash"]);
-    assert_eq!(
-        (
-            events(&op, "session.opened").await,
-            events(&op, "session.settled").await
-        ),
-        (1, 1)
-    );
+    close_and_check(&op, &client, &server.url).await;
     assert_eq!(
         vault_balance().await,
         100_000 - REQUESTS * PRICE,
