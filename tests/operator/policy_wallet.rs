@@ -206,6 +206,17 @@ pub async fn onchain_policy_refuses_what_a_tampered_database_allows(backend: Bac
         (422, Some("onchain:OverSingleLimit")),
         "{problem}"
     );
+    let (_, events) = call(
+        &s.op.operator,
+        Method::GET,
+        "/v1/events?type=policy.violation",
+        None,
+    )
+    .await;
+    assert_eq!(
+        events["data"][0]["payload"]["rule"], "onchain:OverSingleLimit",
+        "{events}"
+    );
     let charge = problem["transfer_id"].as_str().unwrap();
     let (_, t) = call(
         &s.op.operator,

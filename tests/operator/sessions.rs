@@ -283,5 +283,14 @@ pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backen
         .await
         .expect_err("the open is refused");
     assert!(err.to_string().contains("max_single_transfer"), "{err}");
+    let (_, refused) = call(
+        &op.operator,
+        Method::GET,
+        "/v1/events?type=policy.violation",
+        None,
+    )
+    .await;
+    assert_eq!(refused["data"][0]["payload"]["rule"], "max_single_transfer");
+    assert_eq!(refused["data"][0]["payload"]["amount"], "40000");
     assert_eq!(vault_balance().await, 100_000 - REQUESTS * PRICE);
 }

@@ -241,29 +241,22 @@ pub(super) async fn sign(
     if quote.currency == account.currency {
         check_balance(&state, &account, amount).await?;
     }
+    let asked = NewTransfer {
+        account_id: account.id.clone(),
+        kind: TransferKind::Charge,
+        amount,
+        currency: quote.currency.clone(),
+        counterparty: quote.recipient.clone().unwrap_or_default(),
+        memo: body.memo.or(body.request_url),
+        category: body.category,
+        session_id: None,
+        idempotency_key: format!("challenge:{}", challenge.id),
+        request_hash: request_hash(&[Some(&challenge.id), Some(challenge.request.encoded())]),
+        signature: None,
+    };
     let outcome = state
         .store()
-        .request_transfer(
-            &caller.actor,
-            &NewTransfer {
-                account_id: account.id.clone(),
-                kind: TransferKind::Charge,
-                amount,
-                currency: quote.currency.clone(),
-                counterparty: quote.recipient.clone().unwrap_or_default(),
-                memo: body.memo.or(body.request_url),
-                category: body.category,
-                session_id: None,
-                idempotency_key: format!("challenge:{}", challenge.id),
-                request_hash: request_hash(&[
-                    Some(&challenge.id),
-                    Some(challenge.request.encoded()),
-                ]),
-                signature: None,
-            },
-            decide,
-            state.now(),
-        )
+        .request_transfer(&caller.actor, &asked, decide, state.now())
         .await?;
     let (status, transfer) = outcome_response(outcome)?;
     if status == StatusCode::ACCEPTED {
@@ -300,10 +293,18 @@ pub(super) async fn sign(
                 other => other.to_string(),
             };
             let e = match e {
-                ApiError::PolicyViolation { violation, .. } => ApiError::PolicyViolation {
-                    violation,
-                    transfer_id: Some(transfer.id.clone()),
-                },
+                // The chain's rules refused what the database's allowed: say so (the event
+                // names the on-chain rule).
+                ApiError::PolicyViolation { violation, .. } => {
+                    state
+                        .store()
+                        .record_violation(&caller.actor, &asked, &violation, state.now())
+                        .await?;
+                    ApiError::PolicyViolation {
+                        violation,
+                        transfer_id: Some(transfer.id.clone()),
+                    }
+                }
                 other => other,
             };
             state

@@ -109,10 +109,16 @@ async fn check_policy(
         transfer: &transfer,
         approving: true,
     }) {
-        Decision::Reject(violation) => Err(ApiError::PolicyViolation {
-            violation,
-            transfer_id: None,
-        }),
+        Decision::Reject(violation) => {
+            state
+                .store()
+                .record_violation(&caller.actor, &transfer, &violation, state.now())
+                .await?;
+            Err(ApiError::PolicyViolation {
+                violation,
+                transfer_id: None,
+            })
+        }
         Decision::Accept | Decision::Escalate => Ok(()),
     }
 }

@@ -723,6 +723,16 @@ macro_rules! operator_store_impl {
                     session_channels::report_session(&self.pool, actor, account_id, report, now).await
                 }
 
+                async fn record_violation(
+                    &self,
+                    actor: &Actor,
+                    asked: &NewTransfer,
+                    violation: &Violation,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    session_channels::record_violation(&self.pool, actor, asked, violation, now).await
+                }
+
                 async fn channel_sessions(&self) -> Result<Vec<ChannelSession>, StoreError> {
                     session_channels::channel_sessions(&self.pool).await
                 }

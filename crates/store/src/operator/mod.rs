@@ -537,6 +537,16 @@ pub trait OperatorStore: Send + Sync {
         now: i64,
     ) -> Result<Session, StoreError>;
 
+    /// Records a refusal of something that is not a transfer (a session deposit or voucher
+    /// step): a `policy.violation` event about the account and an audit entry.
+    async fn record_violation(
+        &self,
+        actor: &Actor,
+        asked: &NewTransfer,
+        violation: &Violation,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
     /// Every session that names a channel (any operator), for the reconciler.
     async fn channel_sessions(&self) -> Result<Vec<ChannelSession>, StoreError>;
 

@@ -204,6 +204,25 @@ macro_rules! operator_sql_session_channels {
             Ok(session)
         }
 
+        pub(super) async fn record_violation(
+            pool: &Pool,
+            actor: &Actor,
+            asked: &NewTransfer,
+            v: &Violation,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = begin_write(pool).await?;
+            let account = locked_account(&mut tx, &actor.operator_id, &asked.account_id).await?;
+            insert_event(&mut tx, &actor.operator_id, Some(&account.id),
+                EventType::PolicyViolation, &account.id,
+                violation_json(&account.id, asked, v), now).await?;
+            insert_audit(&mut tx, actor, "policy.refuse", &account.id,
+                serde_json::json!({"rule": v.rule, "reason": v.reason,
+                    "amount": asked.amount.to_string()}), now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
         pub(super) async fn channel_sessions(pool: &Pool) -> Result<Vec<ChannelSession>, StoreError> {
             let found: Vec<(String, String, String, i64, i64, String, Option<String>)> =
                 sqlx::query_as(
