@@ -153,16 +153,16 @@ fn check_handle(handle: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `sol`, or a mint that exists on chain with its token program; and the owner's token
-/// account for it.
+/// `sol`, or a mint that exists on chain with its token program; the owner's token account
+/// for it; the mint and its program.
 async fn currency_of(
     state: &AppState,
     currency: Option<String>,
     owner: &Address,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<String>, Option<(Address, TokenProgram)>), ApiError> {
     let currency = currency.unwrap_or_else(|| "sol".into());
     if currency.eq_ignore_ascii_case("sol") {
-        return Ok(("sol".into(), None));
+        return Ok(("sol".into(), None, None));
     }
     let mint = Address::from_str(&currency)
         .map_err(|_| ApiError::invalid("currency", "`sol` or a mint address"))?;
@@ -175,7 +175,11 @@ async fn currency_of(
     let program = TokenProgram::from_id(&account.owner)
         .ok_or_else(|| ApiError::invalid("currency", "not a token mint"))?;
     let ata = associated_token_address(owner, &mint, program);
-    Ok((mint.to_string(), Some(ata.to_string())))
+    Ok((
+        mint.to_string(),
+        Some(ata.to_string()),
+        Some((mint, program)),
+    ))
 }
 
 pub(super) async fn create(
@@ -212,15 +216,12 @@ pub(super) async fn create(
             (address, None)
         }
     };
-    let (currency, mut token_account) = currency_of(&state, body.currency, &address).await?;
+    let (currency, mut token_account, mint) = currency_of(&state, body.currency, &address).await?;
     // A custodial token account pays through the policy program when this cluster has it:
     // the wallet (with the policy's rules) exists on chain before the account does, so no
     // payment can ever leave it outside those rules. A SOL account has no vault to pay from.
-    let wallet = match (&body.custody_mode, state.policy_programs(), &token_account) {
-        (CustodyMode::Custodial, Some(programs), Some(_)) => {
-            let mint = Address::from_str(&currency)
-                .map_err(|_| ApiError::Unexpected("mint does not parse".into()))?;
-            let program = token_program_of(&state, &mint).await?;
+    let wallet = match (&body.custody_mode, state.policy_programs(), mint) {
+        (CustodyMode::Custodial, Some(programs), Some((mint, program))) => {
             let owner = policy_wallet::owner_key(&state, &caller.actor.operator_id).await?;
             let record = policy_wallet::create(
                 &state,
@@ -265,17 +266,6 @@ pub(super) async fn create(
         StatusCode::CREATED,
         serde_json::json!({ "account": account, "policy": policy, "policy_wallet": wallet }),
     ))
-}
-
-/// The token program that owns `mint`.
-async fn token_program_of(state: &AppState, mint: &Address) -> Result<TokenProgram, ApiError> {
-    state
-        .ledger()
-        .get_account(mint)
-        .await
-        .map_err(|e| ApiError::Unexpected(Box::new(e)))?
-        .and_then(|a| TokenProgram::from_id(&a.owner))
-        .ok_or_else(|| ApiError::invalid("currency", "not a token mint"))
 }
 
 pub(super) async fn list(
