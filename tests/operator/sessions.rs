@@ -265,6 +265,30 @@ pub async fn custodial_agent_pays_a_session_through_the_operator(backend: Backen
         (stored.signed_cumulative, stored.accepted),
         ((REQUESTS + 1) * PRICE, REQUESTS * PRICE)
     );
+    // A receipt claiming more than was ever signed is refused (it would make the next voucher
+    // overpay).
+    let forged = mpp::Receipt::success(
+        mpp::MethodName::solana(),
+        mpp::Timestamp::from_unix(op.state.now()).unwrap(),
+        channel.to_owned(),
+    )
+    .with_field("intent", "session")
+    .with_field("acceptedCumulative", "999000");
+    let (status, problem) = call(
+        &agent,
+        Method::POST,
+        &format!("/v1/accounts/{id}/receipts"),
+        Some(json!({"receipt": mpp::format_payment_receipt(&forged),
+            "counterparty": stack.payee.pubkey().to_string(),
+            "credential": format_authorization(&first),
+            "session": {"provider_endpoint": challenge.realm}})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("receipt")),
+        "{problem}"
+    );
 
     close_and_check(&op, &client, &server.url).await;
     assert_eq!(

@@ -10,6 +10,7 @@
 //! | sealed, distributed, or the account is gone | open or settling | `status` | settled (with the recorded signature; the closing one is not looked up) |
 //! | open or closing | settled | `status` | no (reported) |
 //! | not a channel account | | `account` | no |
+//! | the channel's payer is neither the account nor its wallet | | `payer` | no (nothing else is compared) |
 
 use mppsol_ledger::Ledger;
 use mppsol_solana::channel::{ChannelState, ChannelStatus};
@@ -27,7 +28,7 @@ pub struct ChannelDrift {
     pub session_id: String,
     /// Its channel.
     pub channel_id: String,
-    /// `deposit`, `settled_amount`, `status` or `account`.
+    /// `deposit`, `settled_amount`, `status`, `payer` or `account`.
     pub problem: String,
     /// What the store holds.
     pub stored: String,
@@ -74,6 +75,13 @@ pub fn compare(
         };
         return (drifts, Some(repair));
     };
+    // A channel another payer funds is not this account's: nothing on it says anything about
+    // the session (an agent reported someone else's channel).
+    let payer = c.payer.to_string();
+    if payer != s.account_address && Some(&payer) != s.wallet.as_ref() {
+        drifts.push(drift("payer", s.account_address.clone(), payer));
+        return (drifts, None);
+    }
     let mut repair = SessionRepair {
         expected: s.clone(),
         cap: s.cap,
@@ -184,6 +192,9 @@ mod tests {
             running_total: total,
             status: status.into(),
             settlement_signature: None,
+            // A blank channel's payer.
+            account_address: Address::default().to_string(),
+            wallet: None,
         }
     }
 
@@ -228,6 +239,18 @@ mod tests {
         assert_eq!(d[0].problem, "settled_amount");
         let r = r.expect("the status is still repaired");
         assert_eq!((r.running_total, r.settled), (None, Some(None)));
+    }
+
+    #[test]
+    fn a_channel_of_another_payer_is_reported_and_nothing_repaired() {
+        let mut s = session("open", 1_000, 300);
+        s.account_address = Address::new_from_array([9; 32]).to_string();
+        let (d, r) = compare(&s, Some(&channel(ChannelStatus::Distributed, 5_000, 5_000)));
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].problem.as_str(), r), ("payer", None));
+        s.wallet = Some(Address::default().to_string());
+        let (d, _) = compare(&s, Some(&channel(ChannelStatus::Open, 1_000, 0)));
+        assert_eq!(d, vec![], "the account's wallet pays its channels");
     }
 
     #[test]

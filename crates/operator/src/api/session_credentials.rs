@@ -199,13 +199,32 @@ pub(super) async fn observe(
     }
     let mine =
         |ch: &mppsol_store::ClientChannel| ch.scope.starts_with(&format!("{}|", account.address));
-    match store
+    let known = match store
         .client_channel(&channel_id)
         .await
         .map_err(|e| ApiError::Unexpected(Box::new(e)))?
     {
-        Some(ch) if mine(&ch) => {}
+        Some(ch) if mine(&ch) => ch,
         _ => return Ok(None),
+    };
+    // With vouchers signed here (the account key is the channel's signer), the server cannot
+    // have accepted more than was ever signed: a receipt that says so is not one, and would
+    // make the next voucher overpay. (With the server's operator signing, the bearer proof
+    // carries no amount.)
+    let accepted = receipt
+        .extra
+        .get("acceptedCumulative")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    if known.authorized_signer == account.address && accepted > known.signed_cumulative {
+        return Err(ApiError::invalid(
+            "receipt",
+            format!(
+                "accepts {accepted}, but only {} was ever signed for this channel",
+                known.signed_cumulative
+            ),
+        ));
     }
     client(state, caller, account, 0)
         .await?

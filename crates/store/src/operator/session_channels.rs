@@ -47,6 +47,10 @@ pub struct ChannelSession {
     pub status: String,
     /// The recorded closing transaction.
     pub settlement_signature: Option<String>,
+    /// The paying account's address (base58).
+    pub account_address: String,
+    /// The account's policy wallet (base58), which pays its channels when it has one.
+    pub wallet: Option<String>,
 }
 
 /// What the chain proves about a session; applied only if the row still holds `expected`.
@@ -224,18 +228,21 @@ macro_rules! operator_sql_session_channels {
         }
 
         pub(super) async fn channel_sessions(pool: &Pool) -> Result<Vec<ChannelSession>, StoreError> {
-            let found: Vec<(String, String, String, i64, i64, String, Option<String>)> =
-                sqlx::query_as(
-                    "SELECT s.id, a.operator_id, s.channel_id, s.cap, s.running_total, s.status, \
-                         s.settlement_signature \
-                     FROM agent_sessions s JOIN accounts a ON a.id = s.account_id \
-                     WHERE s.channel_id IS NOT NULL ORDER BY s.created_at, s.id",
-                )
-                .fetch_all(pool)
-                .await?;
+            type Row = (String, String, String, i64, i64, String, Option<String>, String,
+                Option<String>);
+            let found: Vec<Row> = sqlx::query_as(
+                "SELECT s.id, a.operator_id, s.channel_id, s.cap, s.running_total, s.status, \
+                     s.settlement_signature, a.address, w.wallet \
+                 FROM agent_sessions s JOIN accounts a ON a.id = s.account_id \
+                 LEFT JOIN account_policy_wallets w ON w.account_id = a.id \
+                 WHERE s.channel_id IS NOT NULL ORDER BY s.created_at, s.id",
+            )
+            .fetch_all(pool)
+            .await?;
             found
                 .into_iter()
-                .map(|(session_id, operator_id, channel_id, cap, total, status, signature)| {
+                .map(|(session_id, operator_id, channel_id, cap, total, status, signature,
+                       account_address, wallet)| {
                     Ok(ChannelSession {
                         session_id,
                         operator_id,
@@ -244,6 +251,8 @@ macro_rules! operator_sql_session_channels {
                         running_total: crate::common::amount_from_db(total, "running_total")?,
                         status,
                         settlement_signature: signature,
+                        account_address,
+                        wallet,
                     })
                 })
                 .collect()
