@@ -12,6 +12,7 @@
 //! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
 //! | [`session`] | `SolanaSessionClient`: channels, vouchers, top-ups, close, recovery |
+//! | [`session_challenge`] | what every session signer shares: support, quote, follow-ups |
 //! | [`session_report`] | `SessionReporter`: session receipts to the operator service |
 //! | [`signer`] | keypair files, env keys |
 //! | [`operator`] | signed operator-API requests; `OperatorSigner` (custodial accounts) |
@@ -23,6 +24,7 @@ pub mod middleware;
 pub mod operator;
 pub mod policy;
 pub mod session;
+pub mod session_challenge;
 pub mod session_report;
 pub mod signer;
 

@@ -31,6 +31,10 @@ use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
 use tracing::warn;
 
+pub use crate::session_challenge::{
+    session_idempotency_key, session_needs_followup, session_quote, supports_session,
+};
+
 /// Pays `solana`/`session` challenges from one keypair.
 pub struct SolanaSessionClient {
     payer: Arc<Keypair>,
@@ -123,8 +127,7 @@ impl SolanaSessionClient {
     }
 
     fn request(challenge: &Challenge) -> Result<SessionRequest, MethodError> {
-        SessionRequest::from_json(challenge.request_value())
-            .map_err(|e| err(format!("unusable session request: {e}")))
+        crate::session_challenge::request(challenge)
     }
 
     fn current(&self, scope: &str) -> Option<ClientChannel> {
@@ -599,45 +602,6 @@ impl SolanaSessionClient {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
-}
-
-/// Whether `challenge` is a `solana`/`session` challenge on `network` (shared by every signer
-/// that answers session challenges).
-pub fn supports_session(challenge: &Challenge, network: Network) -> bool {
-    challenge.method == MethodName::solana()
-        && challenge.intent.as_str() == "session"
-        && SolanaSessionClient::request(challenge)
-            .is_ok_and(|r| r.method_details.network == network)
-}
-
-/// An open or a top-up answers with a receipt only: the request is sent again for the content.
-pub fn session_needs_followup(credential: &Credential) -> bool {
-    matches!(
-        credential.payload.get("action").and_then(Value::as_str),
-        Some("open" | "topUp")
-    )
-}
-
-/// A voucher's idempotency key: its channel and cumulative amount.
-pub fn session_idempotency_key(credential: &Credential) -> Option<String> {
-    match SessionPayload::from_json(&Value::Object(credential.payload.clone())).ok()? {
-        SessionPayload::Voucher(v) => Some(format!(
-            "{}:{}",
-            v.channel_id, v.voucher.voucher.cumulative_amount
-        )),
-        _ => None,
-    }
-}
-
-/// What one request of a `solana`/`session` challenge costs, read without signing.
-pub fn session_quote(challenge: &Challenge) -> Result<Quote, MethodError> {
-    let req = SolanaSessionClient::request(challenge)?;
-    Ok(Quote {
-        amount: req.amount,
-        currency: req.currency.clone(),
-        recipient: Some(req.recipient.to_string()),
-        network: Some(req.method_details.network.as_str().to_owned()),
-    })
 }
 
 fn credential(challenge: &Challenge, payload: Value, payer: Address) -> Credential {
