@@ -14,6 +14,8 @@ use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_
 use mppsol_solana::network::Network;
 use reqwest::Method;
 use serde_json::{Value, json};
+use solana_address::Address;
+use solana_signer::Signer as _;
 
 /// The master key every test stack uses (tests open sealed values with it).
 pub const MASTER: [u8; 32] = [42; 32];
@@ -43,6 +45,15 @@ impl OpStack {
 
     /// On an existing ledger (the custodial end-to-end shares the paid API's).
     pub async fn spawn_on(backend: Backend, ledger: EmbeddedLedger) -> Self {
+        Self::spawn_with(backend, ledger, None).await
+    }
+
+    /// On an existing ledger, custodial token accounts paying through `policy` programs.
+    pub async fn spawn_with(
+        backend: Backend,
+        ledger: EmbeddedLedger,
+        policy: Option<mppsol_operator::PolicyPrograms>,
+    ) -> Self {
         let dir = TempDir::new("operator");
         let (location, pg) = match backend {
             Backend::Sqlite => (dir.0.join("operator.db").display().to_string(), None),
@@ -62,6 +73,15 @@ impl OpStack {
             master_key: MasterKey::from_bytes(&MASTER),
             clock: Arc::new(SystemClock),
         });
+        let state = match policy {
+            Some(programs) => state.with_policy_programs(programs),
+            None => state,
+        };
+        let state = state.with_session_store(
+            mppsol_store::open_store(&location)
+                .await
+                .expect("channel store"),
+        );
         let (operator, key) = bootstrap_operator(&state, "acme").await.expect("bootstrap");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
@@ -84,6 +104,74 @@ impl OpStack {
             _dir: dir,
             _pg: pg,
         }
+    }
+
+    /// On `ledger` with the bundled policy programs; the operator's policy-owner key funded.
+    pub async fn spawn_with_policy_wallets(backend: Backend, ledger: EmbeddedLedger) -> Self {
+        let s = Self::spawn_with(
+            backend,
+            ledger,
+            Some(mppsol_operator::PolicyPrograms::dev()),
+        )
+        .await;
+        let owner = mppsol_operator::policy_wallet::owner_key(&s.state, &s.operator_id)
+            .await
+            .expect("owner key");
+        s.ledger
+            .fund_sol(&owner.pubkey(), 1_000_000_000)
+            .await
+            .expect("fund the owner");
+        s
+    }
+
+    /// A custodial account in `mint` with `policy` (on a stack with policy wallets): its
+    /// wallet's vault holds 100_000, its key 1 SOL for fees and rents.
+    pub async fn wallet_account(&self, mint: &Address, policy: Value) -> WalletAccount {
+        let (status, v) = call(
+            &self.operator,
+            Method::POST,
+            "/v1/accounts",
+            Some(json!({"handle": "payer", "custody_mode": "custodial",
+                "currency": mint.to_string(), "policy": policy})),
+        )
+        .await;
+        assert_eq!(status, 201, "{v}");
+        let parse = |v: &Value| -> Address { v.as_str().expect("text").parse().expect("address") };
+        let (address, owner, wallet) = (
+            parse(&v["account"]["address"]),
+            parse(&v["policy_wallet"]["owner"]),
+            parse(&v["policy_wallet"]["wallet"]),
+        );
+        let vault = self
+            .ledger
+            .mint_tokens(mint, &wallet, 100_000)
+            .await
+            .expect("fund the vault");
+        assert_eq!(
+            v["account"]["token_account"],
+            vault.to_string(),
+            "the account's balance is its wallet's vault"
+        );
+        self.ledger
+            .fund_sol(&address, 1_000_000_000)
+            .await
+            .expect("fund the key");
+        WalletAccount {
+            id: v["account"]["id"].as_str().expect("id").to_owned(),
+            address,
+            owner,
+            wallet,
+            vault,
+        }
+    }
+
+    /// What a token account holds.
+    pub async fn token_balance(&self, account: &Address) -> u64 {
+        self.ledger
+            .token_balance(account)
+            .await
+            .expect("token balance")
+            .map_or(0, |t| t.amount)
     }
 
     /// A client signing with `key`.
@@ -131,6 +219,17 @@ impl OpStack {
             ),
         )
     }
+}
+
+/// A custodial account paying through its policy wallet.
+pub struct WalletAccount {
+    pub id: String,
+    /// The account key: the wallet's agent.
+    pub address: Address,
+    /// The operator's policy-owner key.
+    pub owner: Address,
+    pub wallet: Address,
+    pub vault: Address,
 }
 
 pub fn api_for(base_url: &str, key: &IssuedKey) -> OperatorApi {

@@ -11,7 +11,9 @@ mod custodial;
 mod harness;
 mod non_custodial;
 mod observability;
+mod policy_wallet;
 mod reconcile;
+mod sessions;
 mod settlement;
 mod transfers;
 mod webhooks;
@@ -113,4 +115,12 @@ both_backends! {
         => expired_agent_transaction_waits_for_a_new_signature,
     crate::non_custodial::agent_transaction_sent_before_a_crash_is_found_landed
         => agent_transaction_sent_before_a_crash_is_found_landed,
+    crate::policy_wallet::custodial_charge_lands_through_the_policy_program
+        => custodial_charge_lands_through_the_policy_program,
+    crate::policy_wallet::onchain_policy_refuses_what_a_tampered_database_allows
+        => onchain_policy_refuses_what_a_tampered_database_allows,
+    crate::sessions::agent_session_is_recorded_from_the_channel_and_reconciled_with_it
+        => agent_session_is_recorded_from_the_channel_and_reconciled_with_it,
+    crate::sessions::custodial_agent_pays_a_session_through_the_operator
+        => custodial_agent_pays_a_session_through_the_operator,
 }

@@ -20,7 +20,7 @@ fn actor(s: &OpStack) -> Actor {
 }
 
 /// Runs SQL against the stack's database (to make drift happen).
-async fn exec(s: &OpStack, sql: &str) {
+pub(crate) async fn exec(s: &OpStack, sql: &str) {
     match s.backend {
         Backend::Sqlite => {
             use sqlx::Connection as _;

@@ -12,6 +12,8 @@
 //! | [`policy`] | `SpendingPolicy`: cap, allowlists, durable daily budget |
 //! | [`charge`] | `SolanaChargeClient`: pull and push |
 //! | [`session`] | `SolanaSessionClient`: channels, vouchers, top-ups, close, recovery |
+//! | [`session_challenge`] | what every session signer shares: support, quote, follow-ups |
+//! | [`session_report`] | `SessionReporter`: session receipts to the operator service |
 //! | [`signer`] | keypair files, env keys |
 //! | [`operator`] | signed operator-API requests; `OperatorSigner` (custodial accounts) |
 //! | [`error`] | `PayError`, `PolicyRule` |
@@ -22,6 +24,8 @@ pub mod middleware;
 pub mod operator;
 pub mod policy;
 pub mod session;
+pub mod session_challenge;
+pub mod session_report;
 pub mod signer;
 
 pub use charge::{ChargeMode, PolicyWallet, SolanaChargeClient};
@@ -30,3 +34,4 @@ pub use middleware::{PaidResponse, PayingClient};
 pub use operator::{ApiCredentials, OperatorApi, OperatorSigner};
 pub use policy::SpendingPolicy;
 pub use session::SolanaSessionClient;
+pub use session_report::SessionReporter;

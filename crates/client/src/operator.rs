@@ -22,7 +22,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use mpp::{
     BoxFuture, Challenge, ClientMethod, Clock, Credential, MethodError, MethodName, Problem, Quote,
-    SystemClock, format_www_authenticate, parse_authorization,
+    Receipt, SystemClock, format_authorization, format_payment_receipt, format_www_authenticate,
+    parse_authorization,
 };
 use mppsol_solana::network::Network;
 use reqwest::{Method, Response};
@@ -30,6 +31,9 @@ use sha2::{Digest, Sha256};
 
 use crate::charge::{charge_quote, supports_charge};
 use crate::error::PayError;
+use crate::session::{
+    session_idempotency_key, session_needs_followup, session_quote, supports_session,
+};
 
 /// The API key id header.
 pub const KEY_HEADER: &str = "x-mppsol-key";
@@ -224,8 +228,11 @@ impl OperatorApi {
     }
 }
 
-/// Pays `solana`/`charge` challenges through the operator, for a custodial account: the agent
-/// holds only an API key.
+/// Pays `solana`/`charge` and `solana`/`session` challenges through the operator, for a
+/// custodial account: the agent holds only an API key. For a session the operator opens the
+/// channel with the account key, signs each voucher and closes it; this signer reports every
+/// session receipt back (with the credential it answered) so the operator's channel state and
+/// session record follow the server's.
 #[derive(Debug, Clone)]
 pub struct OperatorSigner {
     api: OperatorApi,
@@ -234,6 +241,7 @@ pub struct OperatorSigner {
     method: MethodName,
     category: Option<String>,
     memo: Option<String>,
+    session_deposit: Option<u64>,
 }
 
 impl OperatorSigner {
@@ -246,7 +254,15 @@ impl OperatorSigner {
             method: MethodName::solana(),
             category: None,
             memo: None,
+            session_deposit: None,
         }
+    }
+
+    /// Asks the operator to deposit this much when it opens a session channel (default: the
+    /// challenge's suggested deposit).
+    pub fn with_session_deposit(mut self, deposit: u64) -> Self {
+        self.session_deposit = Some(deposit);
+        self
     }
 
     /// Sends this category with every payment (for policies that require one).
@@ -262,15 +278,25 @@ impl OperatorSigner {
         self
     }
 
-    async fn authorize(&self, challenge: &Challenge) -> Result<Credential, MethodError> {
+    async fn authorize(
+        &self,
+        challenge: &Challenge,
+        close: bool,
+    ) -> Result<Credential, MethodError> {
         let www = format_www_authenticate(challenge)
             .map_err(|e| MethodError::verification(format!("unformattable challenge: {e}")))?;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "www_authenticate": [www],
             "request_url": challenge.realm,
             "memo": self.memo,
             "category": self.category,
         });
+        if challenge.intent.as_str() == "session" {
+            body["close"] = close.into();
+            if let Some(d) = self.session_deposit {
+                body["deposit"] = d.to_string().into();
+            }
+        }
         let path = format!("/v1/accounts/{}/credentials", self.account_id);
         let response = self
             .api
@@ -300,6 +326,36 @@ impl OperatorSigner {
         parse_authorization(authorization)
             .map_err(|e| MethodError::verification(format!("operator credential: {e}")))
     }
+
+    /// Reports a session receipt and the credential it answered; a failure is logged (the
+    /// next report carries a higher amount, and the operator's reconciler reads the channel).
+    async fn report(&self, credential: &Credential, receipt: &Receipt) {
+        if credential.challenge.intent.as_str() != "session" {
+            return;
+        }
+        let request = credential.challenge.request_value();
+        let text = |k: &str| request.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let program = request
+            .get("methodDetails")
+            .and_then(|d| d.get("channelProgram"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "receipt": format_payment_receipt(receipt),
+            "counterparty": text("recipient"),
+            "credential": format_authorization(credential),
+            "session": {"provider_endpoint": credential.challenge.realm, "channel_program": program},
+        });
+        let path = format!("/v1/accounts/{}/receipts", self.account_id);
+        match self.api.send(Method::POST, &path, Some(&body)).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => tracing::warn!(
+                status = r.status().as_u16(),
+                "operator refused a session report"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not report a session receipt"),
+        }
+    }
 }
 
 impl ClientMethod for OperatorSigner {
@@ -308,10 +364,14 @@ impl ClientMethod for OperatorSigner {
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        supports_charge(challenge, self.network)
+        supports_charge(challenge, self.network) || supports_session(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
+        if challenge.intent.as_str() == "session" {
+            // One request's price: the operator checks the deposit against the policy.
+            return session_quote(challenge);
+        }
         charge_quote(challenge)
     }
 
@@ -319,7 +379,36 @@ impl ClientMethod for OperatorSigner {
         &'a self,
         challenge: &'a Challenge,
     ) -> BoxFuture<'a, Result<Credential, MethodError>> {
-        Box::pin(self.authorize(challenge))
+        Box::pin(self.authorize(challenge, false))
+    }
+
+    fn needs_followup(&self, credential: &Credential) -> bool {
+        session_needs_followup(credential)
+    }
+
+    fn reusable(&self, challenge: &Challenge) -> bool {
+        challenge.intent.as_str() == "session"
+    }
+
+    fn idempotency_key(&self, credential: &Credential) -> Option<String> {
+        session_idempotency_key(credential)
+    }
+
+    fn on_receipt<'a>(
+        &'a self,
+        credential: &'a Credential,
+        receipt: &'a Receipt,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.report(credential, receipt))
+    }
+
+    fn close_credential<'a>(
+        &'a self,
+        challenge: &'a Challenge,
+    ) -> Option<BoxFuture<'a, Result<Credential, MethodError>>> {
+        // Only a session has something to close (a charge challenge would be paid).
+        (challenge.intent.as_str() == "session")
+            .then(|| Box::pin(self.authorize(challenge, true)) as BoxFuture<'a, _>)
     }
 }
 

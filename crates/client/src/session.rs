@@ -31,6 +31,10 @@ use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
 use tracing::warn;
 
+pub use crate::session_challenge::{
+    session_idempotency_key, session_needs_followup, session_quote, supports_session,
+};
+
 /// Pays `solana`/`session` challenges from one keypair.
 pub struct SolanaSessionClient {
     payer: Arc<Keypair>,
@@ -47,6 +51,8 @@ pub struct SolanaSessionClient {
     /// Channel programs this client trusts with deposits (any when empty; the spec says to
     /// check it against the program expected for the cluster).
     pub expected_programs: Vec<Address>,
+    /// Receipts are reported to the operator service through this.
+    reporter: Option<crate::session_report::SessionReporter>,
     /// Channels by scope, loaded from the store on first use.
     channels: Mutex<HashMap<String, ClientChannel>>,
     loaded: tokio::sync::Mutex<Vec<String>>,
@@ -83,6 +89,7 @@ impl SolanaSessionClient {
             deposit,
             max_price: None,
             expected_programs: Vec::new(),
+            reporter: None,
             channels: Mutex::new(HashMap::new()),
             loaded: tokio::sync::Mutex::new(Vec::new()),
         }
@@ -93,6 +100,16 @@ impl SolanaSessionClient {
     /// payer key its agent, voucher signer and the channel's rent payer. Client vouchers only.
     pub fn with_policy_wallet(mut self, wallet: crate::charge::PolicyWallet) -> Self {
         self.wallet = Some(wallet);
+        self
+    }
+
+    /// Reports every session receipt (open, vouchers, top-ups, close) to the operator
+    /// service, so the operator's session follows the channel.
+    pub fn with_operator_reports(
+        mut self,
+        reporter: crate::session_report::SessionReporter,
+    ) -> Self {
+        self.reporter = Some(reporter);
         self
     }
 
@@ -110,8 +127,7 @@ impl SolanaSessionClient {
     }
 
     fn request(challenge: &Challenge) -> Result<SessionRequest, MethodError> {
-        SessionRequest::from_json(challenge.request_value())
-            .map_err(|e| err(format!("unusable session request: {e}")))
+        crate::session_challenge::request(challenge)
     }
 
     fn current(&self, scope: &str) -> Option<ClientChannel> {
@@ -493,6 +509,11 @@ impl SolanaSessionClient {
         if let Err(e) = self.store.save_client_channel(&ch).await {
             warn!(error = %e, "could not record a session receipt");
         }
+        if let Some(reporter) = &self.reporter
+            && let Err(e) = reporter.report(credential, receipt, &ch).await
+        {
+            warn!(error = %e, "could not report a session receipt to the operator");
+        }
         self.remember(ch);
     }
 
@@ -602,9 +623,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn supports(&self, challenge: &Challenge) -> bool {
-        challenge.method == self.method
-            && challenge.intent.as_str() == "session"
-            && Self::request(challenge).is_ok_and(|r| r.method_details.network == self.network)
+        supports_session(challenge, self.network)
     }
 
     fn quote(&self, challenge: &Challenge) -> Result<Quote, MethodError> {
@@ -632,10 +651,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn needs_followup(&self, credential: &Credential) -> bool {
-        matches!(
-            credential.payload.get("action").and_then(Value::as_str),
-            Some("open" | "topUp")
-        )
+        session_needs_followup(credential)
     }
 
     fn reusable(&self, challenge: &Challenge) -> bool {
@@ -643,13 +659,7 @@ impl ClientMethod for SolanaSessionClient {
     }
 
     fn idempotency_key(&self, credential: &Credential) -> Option<String> {
-        match SessionPayload::from_json(&Value::Object(credential.payload.clone())).ok()? {
-            SessionPayload::Voucher(v) => Some(format!(
-                "{}:{}",
-                v.channel_id, v.voucher.voucher.cumulative_amount
-            )),
-            _ => None,
-        }
+        session_idempotency_key(credential)
     }
 
     fn on_receipt<'a>(

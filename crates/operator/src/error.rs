@@ -52,6 +52,10 @@ pub enum ApiError {
     /// The payment could not be built or signed (the challenge is not payable here).
     #[error("{0}")]
     Unpayable(String),
+    /// The chain refused or did not answer an operator-side transaction (policy wallets);
+    /// nothing changed in the database.
+    #[error("{0}")]
+    Chain(String),
     /// Our fault; the body says nothing more.
     #[error("unexpected: {0}")]
     Unexpected(Box<dyn std::error::Error + Send + Sync>),
@@ -81,6 +85,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "insufficient-balance")
             }
             ApiError::Unpayable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unpayable-challenge"),
+            ApiError::Chain(_) => (StatusCode::SERVICE_UNAVAILABLE, "chain-unavailable"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

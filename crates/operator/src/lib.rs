@@ -16,6 +16,7 @@
 //! |---|---|
 //! | [`auth`] | request-signature verification, roles |
 //! | [`policy`] | the spending rules (pure) |
+//! | [`policy_wallet`] | custodial accounts' wallets in the spending-policy program |
 //! | [`crypto`] | the master key, sealing custodial keys and API-key verifiers |
 //! | [`api`] | the handlers, one file per resource, and the OpenAPI document |
 //! | [`error`] | `ApiError` → RFC 9457 problems |
@@ -24,6 +25,7 @@
 //! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
 //! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
 //! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |
+//! | [`reconcile_channels`] | sessions' channels on chain vs their records |
 
 pub mod api;
 pub mod auth;
@@ -32,7 +34,9 @@ pub mod crypto;
 pub mod error;
 pub mod ops;
 pub mod policy;
+pub mod policy_wallet;
 pub mod reconcile;
+pub mod reconcile_channels;
 pub mod settlement;
 pub mod webhooks;
 
@@ -47,6 +51,7 @@ pub use api::router;
 pub use bootstrap::{IssuedKey, bootstrap_operator};
 pub use crypto::MasterKey;
 pub use error::ApiError;
+pub use policy_wallet::PolicyPrograms;
 
 /// What the service runs on.
 pub struct OperatorConfig {
@@ -64,12 +69,42 @@ pub struct OperatorConfig {
 
 /// Shared state of the handlers.
 #[derive(Clone)]
-pub struct AppState(Arc<OperatorConfig>);
+pub struct AppState(
+    Arc<OperatorConfig>,
+    Option<PolicyPrograms>,
+    Option<Arc<dyn mppsol_store::Store>>,
+);
 
 impl AppState {
     /// Wraps a configuration.
     pub fn new(config: OperatorConfig) -> Self {
-        Self(Arc::new(config))
+        Self(Arc::new(config), None, None)
+    }
+
+    /// Custodial accounts may pay `solana`/`session` challenges: their channels (and every
+    /// voucher amount signed, before it leaves) are kept in `store` — the same database,
+    /// opened as the client-channel store.
+    pub fn with_session_store(mut self, store: Arc<dyn mppsol_store::Store>) -> Self {
+        self.2 = Some(store);
+        self
+    }
+
+    /// The client-channel store of custodial sessions, if sessions are enabled.
+    pub fn session_store(&self) -> Option<Arc<dyn mppsol_store::Store>> {
+        self.2.clone()
+    }
+
+    /// Custodial token accounts created from now on pay through the spending-policy program
+    /// (`policy_wallet`); without it (a cluster where the program is not deployed) they pay
+    /// from their own token account.
+    pub fn with_policy_programs(mut self, programs: PolicyPrograms) -> Self {
+        self.1 = Some(programs);
+        self
+    }
+
+    /// The policy programs, when custodial accounts pay through them.
+    pub fn policy_programs(&self) -> Option<PolicyPrograms> {
+        self.1
     }
 
     /// The store.

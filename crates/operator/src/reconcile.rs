@@ -5,6 +5,7 @@
 //! |---|---|
 //! | a daily counter ≠ the sum of that day's pending and settled transfers | yes: set to the sum (compare-and-set, audited) |
 //! | a session's running total ≠ its settled receipts | no (reported) |
+//! | a session's channel on chain ≠ its record | see [`crate::reconcile_channels`] |
 //! | a settled transfer whose signature is absent or failed on chain | no (reported: money question) |
 //! | a pending transfer one of whose signed transactions landed | yes: settled with that signature |
 //! | a failed transfer one of whose signed transactions landed | no (reported: money moved) |
@@ -16,6 +17,9 @@ use mppsol_store::operator::{ChainCheck, CounterDrift, SessionDrift};
 use mppsol_store::{OperatorStore, StoreError};
 use serde::Serialize;
 use solana_signature::Signature;
+
+pub use crate::reconcile_channels::ChannelDrift;
+use crate::reconcile_channels::check_channels;
 
 /// Why reconciling stopped.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +60,17 @@ pub struct Report {
     pub chain: Vec<ChainDrift>,
     /// Transfers looked up on chain.
     pub transfers_checked: usize,
+    /// Sessions whose channel on chain disagrees ([`crate::reconcile_channels`]).
+    pub channels: Vec<ChannelDrift>,
 }
 
 impl Report {
     /// Nothing drifted.
     pub fn is_clean(&self) -> bool {
-        self.counters.is_empty() && self.sessions.is_empty() && self.chain.is_empty()
+        self.counters.is_empty()
+            && self.sessions.is_empty()
+            && self.chain.is_empty()
+            && self.channels.is_empty()
     }
 }
 
@@ -98,6 +107,8 @@ impl Reconciler {
                 }
             }
         }
+        report.channels =
+            check_channels(self.store.as_ref(), self.ledger.as_ref(), repair, now).await?;
         let checks = self.store.chain_checks(since, limit).await?;
         report.transfers_checked = checks.len();
         for check in &checks {

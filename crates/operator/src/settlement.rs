@@ -30,6 +30,7 @@ use solana_transaction::versioned::VersionedTransaction;
 
 use crate::MasterKey;
 use crate::crypto::account_key_context;
+use crate::policy_wallet;
 
 pub mod agent_signed;
 pub mod build;
@@ -335,8 +336,7 @@ impl Settler {
             None => Ok(None),
             Some(status) => match status.err {
                 Some(err) => Ok(Some(
-                    self.fail(job, &format!("the transaction failed on chain: {err}"))
-                        .await?,
+                    self.fail(job, &policy_wallet::failure_reason(&err)).await?,
                 )),
                 None if status.commitment >= Commitment::Confirmed => {
                     Ok(Some(self.complete(job, signature).await?))
@@ -357,6 +357,12 @@ impl Settler {
             Ok(_) | Err(LedgerError::AlreadyProcessed) => {}
             // Preflight refused it (insufficient funds…). It did not land now; it is retried
             // (and fails after `max_attempts`) once its blockhash has expired.
+            // The wallet's on-chain policy refused it: retrying cannot change that.
+            Err(LedgerError::TransactionFailed { err, .. })
+                if policy_wallet::is_final_denial(&err) =>
+            {
+                return self.fail(job, &policy_wallet::failure_reason(&err)).await;
+            }
             Err(LedgerError::TransactionFailed { err, .. }) => {
                 return Ok(self
                     .retry(job, &format!("refused: {err}"), job.attempts)
@@ -384,8 +390,7 @@ impl Settler {
             Some(status) if status.err.is_none() => self.complete(job, signature).await,
             Some(status) => {
                 let err = status.err.unwrap_or_default();
-                self.fail(job, &format!("the transaction failed on chain: {err}"))
-                    .await
+                self.fail(job, &policy_wallet::failure_reason(&err)).await
             }
             None => Ok(self.retry(job, "not confirmed yet", 1).await),
         }
@@ -473,11 +478,15 @@ impl Settler {
         keypair: &Keypair,
         blockhash: Hash,
     ) -> Result<VersionedTransaction, SettleError> {
+        // A custodial account with a policy wallet pays from its vault, under the rules the
+        // chain enforces (`policy_wallet`).
+        let wallet = self.store.account_policy_wallet(&job.transfer.account_id).await?;
         let message = build::transfer_message(
             self.ledger.as_ref(),
             &job.transfer,
             &keypair.pubkey(),
             blockhash,
+            wallet.as_ref(),
         )
         .await?;
         VersionedTransaction::try_new(VersionedMessage::Legacy(message), &[keypair])

@@ -16,7 +16,9 @@ use mppsol_operator::ops::{Metrics, with_observability};
 use mppsol_operator::reconcile::Reconciler;
 use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
 use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
-use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
+use mppsol_operator::{
+    AppState, IssuedKey, MasterKey, OperatorConfig, PolicyPrograms, bootstrap_operator,
+};
 use mppsol_solana::network::Network;
 
 use super::common::rpc_ledger;
@@ -48,6 +50,14 @@ pub struct Args {
     /// without `MPPSOL_MASTER_KEY`, a key is generated into the data dir on first start.
     #[arg(long, global = true)]
     master_key_file: Option<PathBuf>,
+    /// The spending-policy program custodial token accounts pay through: `dev` (the bundled
+    /// programs at their development ids, the default on the embedded ledger), a program id
+    /// (with `--payments-program`), or `off` (the default with `--rpc-url`).
+    #[arg(long, env = "MPPSOL_POLICY_PROGRAM", global = true)]
+    policy_program: Option<String>,
+    /// The payments program that records charge receipts (with a `--policy-program` id).
+    #[arg(long, env = "MPPSOL_PAYMENTS_PROGRAM", global = true)]
+    payments_program: Option<String>,
     /// Create an operator, print its API key, and exit.
     #[command(subcommand)]
     action: Option<Action>,
@@ -143,6 +153,29 @@ fn print_key(operator_id: &str, key: &IssuedKey) {
 }
 
 /// Runs the service until interrupted (or `init` and exits).
+/// The policy programs custodial token accounts pay through, from the flags.
+fn policy_programs(args: &Args) -> anyhow::Result<Option<PolicyPrograms>> {
+    let choice = match (&args.policy_program, &args.rpc_url) {
+        (Some(p), _) => p.as_str(),
+        (None, None) => "dev",
+        (None, Some(_)) => "off",
+    };
+    Ok(match choice {
+        "off" => None,
+        "dev" => Some(PolicyPrograms::dev()),
+        id => Some(PolicyPrograms {
+            policy: id.parse().context("--policy-program")?,
+            payments: args
+                .payments_program
+                .as_deref()
+                .context("--payments-program is needed with a --policy-program id")?
+                .parse()
+                .context("--payments-program")?,
+            channel: None,
+        }),
+    })
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let database = match args.database.clone() {
@@ -168,6 +201,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         master_key: master_key(args.master_key_file.as_deref(), &data_dir)?,
         clock: Arc::new(SystemClock),
     });
+    let state = match policy_programs(&args)? {
+        Some(programs) => state.with_policy_programs(programs),
+        None => state,
+    };
+    // Custodial sessions keep their channels in the same database.
+    let state = state.with_session_store(
+        mppsol_store::open_store(&database)
+            .await
+            .context("opening the database (channels)")?,
+    );
     match args.action {
         Some(Action::Init { name }) => {
             let (operator, key) = bootstrap_operator(&state, &name)
@@ -184,6 +227,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .context("reconciling")?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             let unrepaired = report.chain.iter().any(|d| !d.repaired)
+                || report.channels.iter().any(|d| !d.repaired)
                 || !report.sessions.is_empty()
                 || report.counters_repaired < report.counters.len();
             if unrepaired {

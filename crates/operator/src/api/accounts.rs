@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::crypto::account_key_context;
 use crate::error::ApiError;
+use crate::policy_wallet;
 
 /// Most entries in a policy list.
 const MAX_LIST: usize = 1000;
@@ -152,16 +153,16 @@ fn check_handle(handle: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `sol`, or a mint that exists on chain with its token program; and the owner's token
-/// account for it.
+/// `sol`, or a mint that exists on chain with its token program; the owner's token account
+/// for it; the mint and its program.
 async fn currency_of(
     state: &AppState,
     currency: Option<String>,
     owner: &Address,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<String>, Option<(Address, TokenProgram)>), ApiError> {
     let currency = currency.unwrap_or_else(|| "sol".into());
     if currency.eq_ignore_ascii_case("sol") {
-        return Ok(("sol".into(), None));
+        return Ok(("sol".into(), None, None));
     }
     let mint = Address::from_str(&currency)
         .map_err(|_| ApiError::invalid("currency", "`sol` or a mint address"))?;
@@ -174,7 +175,11 @@ async fn currency_of(
     let program = TokenProgram::from_id(&account.owner)
         .ok_or_else(|| ApiError::invalid("currency", "not a token mint"))?;
     let ata = associated_token_address(owner, &mint, program);
-    Ok((mint.to_string(), Some(ata.to_string())))
+    Ok((
+        mint.to_string(),
+        Some(ata.to_string()),
+        Some((mint, program)),
+    ))
 }
 
 pub(super) async fn create(
@@ -211,7 +216,30 @@ pub(super) async fn create(
             (address, None)
         }
     };
-    let (currency, token_account) = currency_of(&state, body.currency, &address).await?;
+    let (currency, mut token_account, mint) = currency_of(&state, body.currency, &address).await?;
+    // A custodial token account pays through the policy program when this cluster has it:
+    // the wallet (with the policy's rules) exists on chain before the account does, so no
+    // payment can ever leave it outside those rules. A SOL account has no vault to pay from.
+    let wallet = match (&body.custody_mode, state.policy_programs(), mint) {
+        (CustodyMode::Custodial, Some(programs), Some((mint, program))) => {
+            let owner = policy_wallet::owner_key(&state, &caller.actor.operator_id).await?;
+            let record = policy_wallet::create(
+                &state,
+                &programs,
+                &owner,
+                &address,
+                (&mint, program),
+                &policy_wallet::onchain_policy(&policy, &programs)?,
+                policy.paused,
+            )
+            .await?;
+            let wallet = Address::from_str(&record.wallet)
+                .map_err(|_| ApiError::Unexpected("wallet does not parse".into()))?;
+            token_account = Some(associated_token_address(&wallet, &mint, program).to_string());
+            Some(record)
+        }
+        _ => None,
+    };
     let account = state
         .store()
         .create_account(
@@ -228,9 +256,15 @@ pub(super) async fn create(
             state.now(),
         )
         .await?;
+    if let Some(record) = &wallet {
+        state
+            .store()
+            .set_account_policy_wallet(&account.id, record, state.now())
+            .await?;
+    }
     Ok(json(
         StatusCode::CREATED,
-        serde_json::json!({ "account": account, "policy": policy }),
+        serde_json::json!({ "account": account, "policy": policy, "policy_wallet": wallet }),
     ))
 }
 
@@ -292,6 +326,10 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
     let body: UpdateAccount = parse_body(&body)?;
+    // The wallet's pause first: a pause the chain did not take is not recorded either.
+    let current = visible_account(&state, &caller, &id).await?;
+    let policy = state.store().get_policy(&caller.actor, &id).await?;
+    policy_wallet::mirror_policy(&state, &current, &policy, body.status).await?;
     let account = state
         .store()
         .set_account_status(&caller.actor, &id, body.status, state.now())
@@ -317,6 +355,9 @@ pub(super) async fn put_policy(
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
     let policy = parse_body::<PolicyBody>(&body)?.validate()?;
+    // The chain first: a policy the wallet did not take is not recorded either.
+    let account = visible_account(&state, &caller, &id).await?;
+    policy_wallet::mirror_policy(&state, &account, &policy, account.status).await?;
     let stored = state
         .store()
         .put_policy(&caller.actor, &id, &policy, state.now())

@@ -18,6 +18,7 @@ use solana_address::Address;
 use super::accounts::visible_account;
 use super::transfers::{MAX_MEMO_BYTES, request_hash};
 use super::{AmountIn, check_amount, check_len, json, list_response, page, parse_body};
+use super::{session_credentials, session_reports};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -27,18 +28,25 @@ use crate::error::ApiError;
 struct ReceiptBody {
     /// The `Payment-Receipt` header value the provider returned.
     receipt: String,
-    amount: AmountIn,
+    /// Required, except for session receipts (their accepted cumulative amount says it).
+    amount: Option<AmountIn>,
     counterparty: String,
     memo: Option<String>,
     category: Option<String>,
     session: Option<SessionBody>,
+    /// Session receipts of a custodial account: the `Authorization` value the receipt
+    /// answered (the service moves its channel state with it).
+    credential: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionBody {
     provider_endpoint: String,
-    cap: AmountIn,
+    /// The session's cap: its deposit (a custodial session's is known here).
+    cap: Option<AmountIn>,
+    /// The channel program of a session receipt (its channel is the receipt's reference).
+    channel_program: Option<String>,
 }
 
 pub(super) async fn ingest_receipt(
@@ -57,7 +65,57 @@ pub(super) async fn ingest_receipt(
             "only successful payments are recorded",
         ));
     }
-    let amount = check_amount("amount", body.amount.0)?;
+    if session_reports::is_session(&receipt) {
+        let s = body
+            .session
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("session", "required with a session receipt"))?;
+        if !(1..=2048).contains(&s.provider_endpoint.len()) {
+            return Err(ApiError::invalid(
+                "session.provider_endpoint",
+                "1 to 2048 bytes",
+            ));
+        }
+        let custodial = match &body.credential {
+            Some(text) => {
+                let credential = mpp::parse_authorization(text).map_err(|e| {
+                    ApiError::invalid("credential", format!("not an Authorization value: {e}"))
+                })?;
+                session_credentials::observe(&state, &caller, &account, &credential, &receipt)
+                    .await?
+            }
+            None => None,
+        };
+        let deposit = match (&custodial, &s.cap) {
+            (Some((deposit, _)), _) => *deposit,
+            (None, Some(cap)) => check_amount("session.cap", cap.0)?,
+            (None, None) => return Err(ApiError::invalid("session.cap", "required")),
+        };
+        let report = session_reports::report_of(
+            &receipt,
+            &account,
+            &session_reports::SessionFields {
+                provider_endpoint: &s.provider_endpoint,
+                deposit,
+                channel_program: custodial
+                    .as_ref()
+                    .map(|(_, p)| p.as_str())
+                    .or(s.channel_program.as_deref()),
+                payee: &body.counterparty,
+            },
+        )?;
+        let session = session_reports::record(&state, &caller, &account, &report).await?;
+        return Ok(json(
+            StatusCode::OK,
+            serde_json::json!({ "session": session }),
+        ));
+    }
+    let amount = check_amount(
+        "amount",
+        body.amount
+            .ok_or_else(|| ApiError::invalid("amount", "required"))?
+            .0,
+    )?;
     // The receipt of a charge this service signed settles that charge.
     if let Some(challenge_id) = receipt.extra.get("challengeId").and_then(|v| v.as_str())
         && let Some(settled) = state
@@ -94,7 +152,12 @@ pub(super) async fn ingest_receipt(
             }
             Ok(SessionRef {
                 provider_endpoint: s.provider_endpoint,
-                cap: check_amount("session.cap", s.cap.0)?,
+                cap: check_amount(
+                    "session.cap",
+                    s.cap
+                        .ok_or_else(|| ApiError::invalid("session.cap", "required"))?
+                        .0,
+                )?,
             })
         })
         .transpose()?;

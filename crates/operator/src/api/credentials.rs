@@ -13,8 +13,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mpp::{Challenge, ClientMethod, format_authorization, parse_www_authenticate_fields};
-use mppsol_client::SolanaChargeClient;
 use mppsol_client::charge::{charge_quote, supports_charge};
+use mppsol_client::session::supports_session;
+use mppsol_client::{PolicyWallet, SolanaChargeClient};
 use mppsol_solana::charge::payload::{ChargePayload, decode_transaction};
 use mppsol_store::operator::{Account, CustodyMode, NewTransfer, TransferKind};
 use serde::Deserialize;
@@ -23,12 +24,14 @@ use solana_keypair::Keypair;
 
 use super::accounts::visible_account;
 use super::transfers::{outcome_response, request_hash};
+use super::{AmountIn, dry_run, session_credentials};
 use super::{json, parse_body};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::crypto::account_key_context;
 use crate::error::ApiError;
 use crate::policy::decide;
+use crate::policy_wallet;
 
 /// Most `WWW-Authenticate` values one request may carry.
 const MAX_FIELDS: usize = 16;
@@ -44,20 +47,45 @@ struct CredentialRequest {
     memo: Option<String>,
     /// Category for the policy.
     category: Option<String>,
+    /// Session challenges: close the channel instead of paying a request.
+    #[serde(default)]
+    close: bool,
+    /// Session challenges: the deposit of a channel opened now.
+    deposit: Option<AmountIn>,
 }
 
-/// The first challenge this service can pay on its network.
-fn payable<'c>(state: &AppState, challenges: &'c [Challenge]) -> Result<&'c Challenge, ApiError> {
-    challenges
-        .iter()
-        .find(|c| supports_charge(c, state.network()))
-        .ok_or_else(|| {
-            ApiError::Unpayable(format!(
-                "none of the {} challenge(s) is a solana charge on {}",
-                challenges.len(),
-                state.network().as_str()
-            ))
-        })
+/// The challenge this service pays on its network: a charge, else (when sessions are
+/// enabled) a session; a close asks for the session.
+fn payable<'c>(
+    state: &AppState,
+    challenges: &'c [Challenge],
+    close: bool,
+) -> Result<&'c Challenge, ApiError> {
+    let session = || {
+        challenges
+            .iter()
+            .find(|c| state.session_store().is_some() && supports_session(c, state.network()))
+    };
+    let found = if close {
+        session()
+    } else {
+        challenges
+            .iter()
+            .find(|c| supports_charge(c, state.network()))
+            .or_else(session)
+    };
+    found.ok_or_else(|| {
+        ApiError::Unpayable(format!(
+            "none of the {} challenge(s) is a solana charge{} on {}",
+            challenges.len(),
+            if state.session_store().is_some() {
+                " or session"
+            } else {
+                ""
+            },
+            state.network().as_str()
+        ))
+    })
 }
 
 /// Refuses before anything is recorded when the account cannot cover `amount`.
@@ -93,7 +121,7 @@ async fn check_balance(state: &AppState, account: &Account, amount: u64) -> Resu
 }
 
 /// The account's keypair, opened from its sealed form.
-async fn custodial_key(
+pub(super) async fn custodial_key(
     state: &AppState,
     caller: &Caller,
     account: &Account,
@@ -126,6 +154,37 @@ fn transaction_signature(payload: &serde_json::Map<String, serde_json::Value>) -
     }
 }
 
+/// Signs `challenge` with the account key: from its policy wallet (`payWithReceipt`, then a
+/// dry run so an on-chain refusal is known before the agent spends a request on it) when it
+/// has one, else from its own accounts.
+async fn sign_charge(
+    state: &AppState,
+    account: &Account,
+    keypair: Keypair,
+    challenge: &Challenge,
+) -> Result<mpp::Credential, ApiError> {
+    let wallet = state.store().account_policy_wallet(&account.id).await?;
+    let keypair = Arc::new(keypair);
+    let mut client =
+        SolanaChargeClient::new(keypair.clone(), state.ledger().clone(), state.network());
+    if let Some(record) = &wallet {
+        let programs = state.policy_programs().ok_or_else(|| {
+            ApiError::Chain("the account pays through the policy program, which this service is not configured for".into())
+        })?;
+        let k = policy_wallet::wallet_keys(record, &account.address)?;
+        client =
+            client.with_policy_wallet(PolicyWallet::new(k.program, programs.payments, k.owner));
+    }
+    let credential = client
+        .create_credential(challenge)
+        .await
+        .map_err(|e| ApiError::Unpayable(format!("could not build the payment: {}", e.detail)))?;
+    if wallet.is_some() {
+        dry_run::check(state, &keypair, &credential.payload).await?;
+    }
+    Ok(credential)
+}
+
 pub(super) async fn sign(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -156,7 +215,7 @@ pub(super) async fn sign(
             "no Payment challenge in it",
         ));
     }
-    let challenge = payable(&state, &challenges)?;
+    let challenge = payable(&state, &challenges, body.close)?;
     if challenge
         .expires_at()
         .is_some_and(|at| at.unix() <= state.now())
@@ -165,6 +224,16 @@ pub(super) async fn sign(
             "the challenge has expired; ask the server for a new one".into(),
         ));
     }
+    if challenge.intent.as_str() == "session" {
+        let opts = session_credentials::SessionOptions {
+            close: body.close,
+            deposit: body.deposit.map(|d| d.0),
+            memo: body.memo,
+            category: body.category,
+        };
+        let signed = session_credentials::sign(&state, &caller, &account, challenge, &opts).await?;
+        return Ok(json(StatusCode::OK, signed));
+    }
     let quote = charge_quote(challenge).map_err(|e| ApiError::Unpayable(e.detail))?;
     let amount = quote.amount.get();
     // A currency mismatch is the policy's to refuse (with its event); the balance of another
@@ -172,29 +241,22 @@ pub(super) async fn sign(
     if quote.currency == account.currency {
         check_balance(&state, &account, amount).await?;
     }
+    let asked = NewTransfer {
+        account_id: account.id.clone(),
+        kind: TransferKind::Charge,
+        amount,
+        currency: quote.currency.clone(),
+        counterparty: quote.recipient.clone().unwrap_or_default(),
+        memo: body.memo.or(body.request_url),
+        category: body.category,
+        session_id: None,
+        idempotency_key: format!("challenge:{}", challenge.id),
+        request_hash: request_hash(&[Some(&challenge.id), Some(challenge.request.encoded())]),
+        signature: None,
+    };
     let outcome = state
         .store()
-        .request_transfer(
-            &caller.actor,
-            &NewTransfer {
-                account_id: account.id.clone(),
-                kind: TransferKind::Charge,
-                amount,
-                currency: quote.currency.clone(),
-                counterparty: quote.recipient.clone().unwrap_or_default(),
-                memo: body.memo.or(body.request_url),
-                category: body.category,
-                session_id: None,
-                idempotency_key: format!("challenge:{}", challenge.id),
-                request_hash: request_hash(&[
-                    Some(&challenge.id),
-                    Some(challenge.request.encoded()),
-                ]),
-                signature: None,
-            },
-            decide,
-            state.now(),
-        )
+        .request_transfer(&caller.actor, &asked, decide, state.now())
         .await?;
     let (status, transfer) = outcome_response(outcome)?;
     if status == StatusCode::ACCEPTED {
@@ -216,14 +278,7 @@ pub(super) async fn sign(
         )));
     }
     let signed = match custodial_key(&state, &caller, &account).await {
-        Ok(keypair) => {
-            SolanaChargeClient::new(Arc::new(keypair), state.ledger().clone(), state.network())
-                .create_credential(challenge)
-                .await
-                .map_err(|e| {
-                    ApiError::Unpayable(format!("could not build the payment: {}", e.detail))
-                })
-        }
+        Ok(keypair) => sign_charge(&state, &account, keypair, challenge).await,
         Err(e) => Err(e),
     };
     let credential = match signed {
@@ -232,7 +287,25 @@ pub(super) async fn sign(
             // Nothing was signed: give the amount back and say so (transfer.failed).
             let reason = match &e {
                 ApiError::Unexpected(_) => "internal error while signing".to_owned(),
+                ApiError::PolicyViolation { violation, .. } => {
+                    format!("{}: {}", violation.rule, violation.reason)
+                }
                 other => other.to_string(),
+            };
+            let e = match e {
+                // The chain's rules refused what the database's allowed: say so (the event
+                // names the on-chain rule).
+                ApiError::PolicyViolation { violation, .. } => {
+                    state
+                        .store()
+                        .record_violation(&caller.actor, &asked, &violation, state.now())
+                        .await?;
+                    ApiError::PolicyViolation {
+                        violation,
+                        transfer_id: Some(transfer.id.clone()),
+                    }
+                }
+                other => other,
             };
             state
                 .store()

@@ -6,7 +6,9 @@
 //! | `transfers.rs` | `/v1/accounts/{id}/transfers`, `/v1/transfers…` (approve, reject) |
 //! | `agent_signed.rs` | `/v1/transfers/{id}/signed` (non-custodial transfers) |
 //! | `activity.rs` | `/v1/accounts/{id}/receipts`, `/v1/sessions`, `/v1/events` |
+//! | `session_reports.rs` | session receipts reported to `/v1/accounts/{id}/receipts` |
 //! | `credentials.rs` | `/v1/accounts/{id}/credentials` (custodial signing) |
+//! | `session_credentials.rs` | custodial sessions through `/v1/accounts/{id}/credentials` |
 //! | `keys.rs` | `/v1/api-keys…` |
 //! | `webhooks.rs` | `/v1/webhooks`, `/v1/webhooks/{id}/deliveries` |
 //! | `openapi.rs` | `/v1/openapi.json` |
@@ -16,8 +18,11 @@ mod activity;
 mod agent_signed;
 mod charge_watch;
 mod credentials;
+mod dry_run;
 mod keys;
 pub mod openapi;
+mod session_credentials;
+mod session_reports;
 mod transfers;
 mod webhooks;
 

@@ -185,14 +185,17 @@ fn schemas() -> Value {
         "CreateTransfer": {"type": "object", "required": ["amount", "counterparty"], "additionalProperties": false, "properties": {
             "amount": amount(), "counterparty": {"type": "string"}, "memo": {"type": "string"},
             "category": {"type": "string"}, "session_id": {"type": "string"}}},
-        "Receipt": {"type": "object", "required": ["receipt", "amount", "counterparty"], "additionalProperties": false, "properties": {
+        "Receipt": {"type": "object", "required": ["receipt", "counterparty"], "additionalProperties": false, "properties": {
             "receipt": {"type": "string"}, "amount": amount(), "counterparty": {"type": "string"},
             "memo": {"type": "string"}, "category": {"type": "string"},
-            "session": {"type": "object", "required": ["provider_endpoint", "cap"], "properties": {
-                "provider_endpoint": {"type": "string"}, "cap": amount()}}}},
+            "credential": {"type": "string"},
+            "session": {"type": "object", "required": ["provider_endpoint"], "properties": {
+                "provider_endpoint": {"type": "string"}, "cap": amount(),
+                "channel_program": {"type": "string"}}}}},
         "CredentialRequest": {"type": "object", "required": ["www_authenticate"], "additionalProperties": false, "properties": {
             "www_authenticate": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 16},
-            "request_url": {"type": "string"}, "memo": {"type": "string"}, "category": {"type": "string"}}},
+            "request_url": {"type": "string"}, "memo": {"type": "string"}, "category": {"type": "string"},
+            "close": {"type": "boolean"}, "deposit": amount()}},
         "SignedTransaction": {"type": "object", "required": ["transaction"], "additionalProperties": false, "properties": {
             "transaction": {"type": "string", "description": "base64 wire transaction (bincode), signed"}}},
         "Reject": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},

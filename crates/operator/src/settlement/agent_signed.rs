@@ -53,7 +53,7 @@ pub async fn unsigned_transfer(
     payer: &Address,
 ) -> Result<String, SettleError> {
     let info = ledger.latest_blockhash().await?;
-    let message = transfer_message(ledger, transfer, payer, info.blockhash).await?;
+    let message = transfer_message(ledger, transfer, payer, info.blockhash, None).await?;
     let tx = VersionedTransaction {
         signatures: vec![Signature::default(); usize::from(message.header.num_required_signatures)],
         message: VersionedMessage::Legacy(message),
@@ -73,7 +73,7 @@ pub async fn check_agent_transaction(
     let tx =
         decode_transaction(transaction).map_err(|e| AgentTxError::Unreadable(e.to_string()))?;
     let blockhash = *tx.message.recent_blockhash();
-    let expected = transfer_message(ledger, transfer, payer, blockhash).await?;
+    let expected = transfer_message(ledger, transfer, payer, blockhash, None).await?;
     if tx.message.serialize() != VersionedMessage::Legacy(expected).serialize() {
         return Err(AgentTxError::NotTheTransfer);
     }

@@ -6,7 +6,7 @@ use mppsol_ledger::Ledger;
 use mppsol_solana::token::{
     MEMO_PROGRAM, TokenProgram, associated_token_address, transfer_checked,
 };
-use mppsol_store::operator::Transfer;
+use mppsol_store::operator::{PolicyWalletRecord, Transfer};
 use solana_address::Address;
 use solana_hash::Hash;
 use solana_instruction::Instruction;
@@ -16,13 +16,15 @@ use super::SettleError;
 
 /// The transfer paid by `payer` (its fee payer and authority) on `blockhash`: SOL by the
 /// System program, a mint by `TransferChecked` (creating the recipient's associated account if
-/// needed), then a memo naming the transfer (and the transfer's own memo). The same inputs
-/// and chain state give the same message.
+/// needed), or through the account's policy wallet when it has one (`wallet`: the program's
+/// `pay` from the wallet's vault), then a memo naming the transfer (and the transfer's own
+/// memo). The same inputs and chain state give the same message.
 pub async fn transfer_message(
     ledger: &dyn Ledger,
     t: &Transfer,
     payer: &Address,
     blockhash: Hash,
+    wallet: Option<&PolicyWalletRecord>,
 ) -> Result<Message, SettleError> {
     let to: Address = t
         .counterparty
@@ -59,15 +61,33 @@ pub async fn transfer_message(
                 &program.id(),
             ),
         );
-        ixs.push(transfer_checked(
-            program,
-            &source,
-            &mint,
-            &destination,
-            payer,
-            t.amount,
-            decimals,
-        ));
+        match wallet {
+            Some(record) => ixs.push(
+                crate::policy_wallet::pay_instruction(
+                    ledger,
+                    record,
+                    payer,
+                    crate::policy_wallet::PaymentTo {
+                        recipient: &to,
+                        mint: &mint,
+                        token_program: program,
+                        amount: t.amount,
+                        memo: t.memo.as_deref(),
+                    },
+                )
+                .await
+                .map_err(SettleError::Transaction)?,
+            ),
+            None => ixs.push(transfer_checked(
+                program,
+                &source,
+                &mint,
+                &destination,
+                payer,
+                t.amount,
+                decimals,
+            )),
+        }
     }
     ixs.push(memo(format!("mppsol:{}", t.id)));
     if let Some(text) = &t.memo {

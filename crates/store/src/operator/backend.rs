@@ -45,6 +45,18 @@ macro_rules! operator_store_impl {
                 crate::operator::reconcile::operator_sql_reconcile!();
             }
 
+            /// Sessions paying through a channel.
+            mod session_channels {
+                use super::*;
+                crate::operator::session_channels::operator_sql_session_channels!();
+            }
+
+            /// Policy-wallet owner keys and accounts' wallets.
+            mod policy_wallets {
+                use super::*;
+                crate::operator::policy_wallets::operator_sql_policy_wallets!();
+            }
+
             /// Webhook endpoints and deliveries.
             mod webhooks {
                 use super::*;
@@ -683,6 +695,63 @@ macro_rules! operator_store_impl {
                 async fn repair_counter(&self, drift: &CounterDrift, now: i64)
                     -> Result<bool, StoreError> {
                     reconcile::repair_counter(&self.pool, drift, now).await
+                }
+
+                async fn policy_owner(&self, operator_id: &str) -> Result<Option<PolicyOwner>, StoreError> {
+                    policy_wallets::policy_owner(&self.pool, operator_id).await
+                }
+
+                async fn insert_policy_owner(
+                    &self,
+                    operator_id: &str,
+                    owner: &PolicyOwner,
+                    now: i64,
+                ) -> Result<PolicyOwner, StoreError> {
+                    policy_wallets::insert_policy_owner(&self.pool, operator_id, owner, now).await
+                }
+
+                async fn set_account_policy_wallet(
+                    &self,
+                    account_id: &str,
+                    wallet: &PolicyWalletRecord,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    policy_wallets::set_account_policy_wallet(&self.pool, account_id, wallet, now).await
+                }
+
+                async fn account_policy_wallet(
+                    &self,
+                    account_id: &str,
+                ) -> Result<Option<PolicyWalletRecord>, StoreError> {
+                    policy_wallets::account_policy_wallet(&self.pool, account_id).await
+                }
+
+                async fn report_session(
+                    &self,
+                    actor: &Actor,
+                    account_id: &str,
+                    report: &SessionReport,
+                    now: i64,
+                ) -> Result<Session, StoreError> {
+                    session_channels::report_session(&self.pool, actor, account_id, report, now).await
+                }
+
+                async fn record_violation(
+                    &self,
+                    actor: &Actor,
+                    asked: &NewTransfer,
+                    violation: &Violation,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    session_channels::record_violation(&self.pool, actor, asked, violation, now).await
+                }
+
+                async fn channel_sessions(&self) -> Result<Vec<ChannelSession>, StoreError> {
+                    session_channels::channel_sessions(&self.pool).await
+                }
+
+                async fn repair_session(&self, repair: &SessionRepair, now: i64) -> Result<bool, StoreError> {
+                    session_channels::repair_session(&self.pool, repair, now).await
                 }
 
                 async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError> {

@@ -376,7 +376,8 @@ macro_rules! operator_sql_money {
                 if let Some(sref) = session {
                     let sql = format!(
                         "SELECT {} FROM agent_sessions s WHERE s.account_id = $1 \
-                         AND s.provider_endpoint = $2 AND s.status = 'open'",
+                         AND s.provider_endpoint = $2 AND s.status = 'open' \
+                         AND s.channel_id IS NULL",
                         rows::SESSION_COLUMNS
                     );
                     let row = sqlx::query(&sql)
@@ -395,6 +396,7 @@ macro_rules! operator_sql_money {
                                 running_total: 0,
                                 status: SessionStatus::Open,
                                 settlement_signature: None,
+                                channel_id: None,
                                 created_at: now,
                                 updated_at: now,
                             };

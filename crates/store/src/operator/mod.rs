@@ -16,14 +16,18 @@
 //! | `rows.rs` | row → type mappings |
 //! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
 //! | `webhooks.rs` | webhook endpoints, event fan-out and the delivery queue/log |
+//! | `policy_wallets.rs` | operators' policy-wallet owner keys and accounts' wallets |
+//! | `session_channels.rs` | sessions paying through a channel: reports, chain repairs |
 //! | `reconcile.rs` | counters, sessions and transfers the reconciler compares |
 
 mod backend;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
 pub mod model;
+pub mod policy_wallets;
 pub mod reconcile;
 pub(crate) mod rows;
+pub mod session_channels;
 pub mod settlement;
 pub mod webhooks;
 
@@ -35,7 +39,9 @@ use serde::Serialize;
 
 use crate::StoreError;
 pub use model::*;
+pub use policy_wallets::{PolicyOwner, PolicyWalletRecord};
 pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
+pub use session_channels::{ChannelSession, SessionRepair, SessionReport};
 pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
 pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
 
@@ -517,6 +523,61 @@ pub trait OperatorStore: Send + Sync {
     /// Sets a drifted counter to its computed value if it still holds `drift.stored`
     /// (audited); false if it changed meanwhile.
     async fn repair_counter(&self, drift: &CounterDrift, now: i64) -> Result<bool, StoreError>;
+
+    /// The operator's sealed policy-wallet owner key, if it has one.
+    async fn policy_owner(&self, operator_id: &str) -> Result<Option<PolicyOwner>, StoreError>;
+
+    /// Stores the operator's owner key unless it has one already; returns the one kept.
+    async fn insert_policy_owner(
+        &self,
+        operator_id: &str,
+        owner: &PolicyOwner,
+        now: i64,
+    ) -> Result<PolicyOwner, StoreError>;
+
+    /// Records a custodial account's policy wallet (once; the caller checked the account is
+    /// the operator's).
+    async fn set_account_policy_wallet(
+        &self,
+        account_id: &str,
+        wallet: &PolicyWalletRecord,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A custodial account's policy wallet, if it pays through the policy program.
+    async fn account_policy_wallet(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<PolicyWalletRecord>, StoreError>;
+
+    /// Records a session receipt of a channel in one transaction: opens the account's session
+    /// for the channel on first sight (`session.opened`), records the rise of the accepted
+    /// cumulative amount as a settled transfer of the difference (lower or equal amounts are
+    /// no-ops), grows the cap with the deposit, and settles it on a close
+    /// (`session.settled`). A settled session does not change again.
+    async fn report_session(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        report: &SessionReport,
+        now: i64,
+    ) -> Result<Session, StoreError>;
+
+    /// Records a refusal of something that is not a transfer (a session deposit or voucher
+    /// step): a `policy.violation` event about the account and an audit entry.
+    async fn record_violation(
+        &self,
+        actor: &Actor,
+        asked: &NewTransfer,
+        violation: &Violation,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Every session that names a channel (any operator), for the reconciler.
+    async fn channel_sessions(&self) -> Result<Vec<ChannelSession>, StoreError>;
+
+    /// Applies what the chain proves about a session, if its row is still as read.
+    async fn repair_session(&self, repair: &SessionRepair, now: i64) -> Result<bool, StoreError>;
 
     /// Sessions whose running total differs from their settled receipts.
     async fn session_drift(&self) -> Result<Vec<SessionDrift>, StoreError>;

@@ -319,6 +319,8 @@ pub struct Session {
     pub status: SessionStatus,
     /// The closing transaction.
     pub settlement_signature: Option<String>,
+    /// The payment channel it pays through (`None`: recorded from plain receipts).
+    pub channel_id: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

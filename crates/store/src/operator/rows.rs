@@ -144,7 +144,7 @@ pub(crate) fn transfer(row: &impl OpRow) -> Result<Transfer, StoreError> {
 }
 
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.account_id, s.provider_endpoint, s.cap, \
-     s.running_total, s.status, s.settlement_signature, s.created_at, s.updated_at";
+     s.running_total, s.status, s.settlement_signature, s.channel_id, s.created_at, s.updated_at";
 
 pub(crate) fn session(row: &impl OpRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -155,6 +155,7 @@ pub(crate) fn session(row: &impl OpRow) -> Result<Session, StoreError> {
         running_total: amount(row, "running_total")?,
         status: SessionStatus::parse(&row.text("status")?)?,
         settlement_signature: row.opt_text("settlement_signature")?,
+        channel_id: row.opt_text("channel_id")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
