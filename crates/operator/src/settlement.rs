@@ -480,7 +480,10 @@ impl Settler {
     ) -> Result<VersionedTransaction, SettleError> {
         // A custodial account with a policy wallet pays from its vault, under the rules the
         // chain enforces (`policy_wallet`).
-        let wallet = self.store.account_policy_wallet(&job.transfer.account_id).await?;
+        let wallet = self
+            .store
+            .account_policy_wallet(&job.transfer.account_id)
+            .await?;
         let message = build::transfer_message(
             self.ledger.as_ref(),
             &job.transfer,
