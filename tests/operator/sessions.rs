@@ -112,6 +112,8 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
 
     let settled = close_and_check(&op, &client, &server.url).await;
     let sid = settled[0]["id"].as_str().unwrap().to_owned();
+    let closing = settled[0]["settlement_signature"].clone();
+    assert!(closing.is_string(), "the close recorded its signature");
     let (_, txns) = call(
         &op.operator,
         Method::GET,
@@ -178,6 +180,10 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
             after[0]["cap"].as_str()
         ),
         (Some("settled"), Some("5000"), Some("50000"))
+    );
+    assert_eq!(
+        after[0]["settlement_signature"], closing,
+        "the repair finds the closing transaction on chain"
     );
     assert_eq!(events(&op, "session.settled").await, 2);
     let again = reconciler.run(0, 1_000, false, now).await.unwrap();

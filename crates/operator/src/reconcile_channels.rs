@@ -7,7 +7,7 @@
 //! | deposit ≠ cap | | `deposit` | cap := deposit (when it covers the running total) |
 //! | settled > running total | | `settled_amount` | running total := settled, the difference recorded as a settled transfer |
 //! | sealed or distributed, settled < running total | | `settled_amount` | no: the store recorded vouchers the close did not settle (money question) |
-//! | sealed, distributed, or the account is gone | open or settling | `status` | settled (with the recorded signature; the closing one is not looked up) |
+//! | sealed, distributed, or the account is gone | open or settling | `status` | settled, with the newest successful transaction on the channel account (its close) |
 //! | open or closing | settled | `status` | no (reported) |
 //! | not a channel account | | `account` | no |
 //! | the channel's payer is neither the account nor its wallet | | `payer` | no (nothing else is compared) |
@@ -159,7 +159,15 @@ pub async fn check_channels(
                 }
             },
         };
-        let (mut drifts, fix) = compare(&s, state.as_ref());
+        let (mut drifts, mut fix) = compare(&s, state.as_ref());
+        if repair && let Some(fix) = fix.as_mut() {
+            fix.settled = match fix.settled.take() {
+                // A session settled by this repair carries the transaction that closed its
+                // channel: the newest successful one touching the channel account.
+                Some(None) => Some(closing_signature(ledger, &address).await?),
+                other => other,
+            };
+        }
         if repair
             && let Some(fix) = fix
             && store.repair_session(&fix, now).await?
@@ -177,6 +185,19 @@ pub async fn check_channels(
         out.extend(drifts);
     }
     Ok(out)
+}
+
+/// The newest successful transaction that touched a closed channel's account (its close or,
+/// after a reclaim, the reclaim), when the chain still has it.
+async fn closing_signature(
+    ledger: &dyn Ledger,
+    channel: &Address,
+) -> Result<Option<String>, ReconcileError> {
+    let history = ledger.signatures_for_address(channel, None, 16).await?;
+    Ok(history
+        .into_iter()
+        .find(|h| h.err.is_none())
+        .map(|h| h.signature.to_string()))
 }
 
 #[cfg(test)]
