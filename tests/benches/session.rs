@@ -23,7 +23,6 @@ use mppsol_e2e::session::SessionStack;
 use mppsol_ledger::Ledger;
 use mppsol_solana::network::Network;
 use mppsol_solana::session::{SessionPayload, VoucherAction, VoucherData};
-use mppsol_store::ChannelStore as _;
 use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -187,6 +186,8 @@ async fn run(backend: Backend, sweep: &[usize], requests: u64) -> Vec<(usize, u6
                 v
             })
             .collect();
+        // Markers on stderr, so a profiler can attach to the measured window only.
+        eprintln!("round channels={channels}: start");
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for headers in work {
@@ -214,6 +215,7 @@ async fn run(backend: Backend, sweep: &[usize], requests: u64) -> Vec<(usize, u6
             paid += j.unwrap();
         }
         let secs = start.elapsed().as_secs_f64();
+        eprintln!("round channels={channels}: end");
         assert_eq!(paid, requests * channels as u64, "every voucher paid");
         out.push((channels, paid, secs));
     }

@@ -418,46 +418,53 @@ macro_rules! channel_store_impl {
             ) -> Result<$crate::channels::DebitOutcome, $crate::StoreError> {
                 use $crate::channels::DebitOutcome;
                 use $crate::common::amount_to_db as db;
-                let mut tx = $begin(&self.pool).await?;
-                if let Some(key) = d.idempotency_key {
-                    let sql = $sql(
-                        "INSERT INTO session_requests (channel_id, idempotency_key, receipt, \
-                         created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    );
-                    let n = sqlx::query(&sql)
-                        .bind(d.channel_id)
-                        .bind(key)
-                        .bind(d.receipt)
-                        .bind(d.now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if n == 0 {
-                        let sql = $sql(
-                            "SELECT receipt FROM session_requests \
-                             WHERE channel_id = $1 AND idempotency_key = $2",
-                        );
-                        let receipt: String = sqlx::query_scalar(&sql)
-                            .bind(d.channel_id)
-                            .bind(key)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        tx.rollback().await?;
-                        return Ok(DebitOutcome::Replayed { receipt });
-                    }
-                }
-                let sql = $sql($crate::channels::DEBIT_UPDATE);
-                let n = sqlx::query(&sql)
+                let update = $sql($crate::channels::DEBIT_UPDATE);
+                let cas = sqlx::query(&update)
                     .bind(db(d.new_accepted)?)
                     .bind(db(d.new_spent)?)
                     .bind(d.voucher)
                     .bind(d.now)
                     .bind(d.channel_id)
                     .bind(db(d.expected_accepted)?)
-                    .bind(db(d.expected_spent)?)
+                    .bind(db(d.expected_spent)?);
+                let Some(key) = d.idempotency_key else {
+                    // Without an idempotency row the step is one statement, atomic on its
+                    // own: no transaction round trips around it.
+                    let n = cas.execute(&self.pool).await?.rows_affected();
+                    if n == 1 {
+                        return Ok(DebitOutcome::Applied);
+                    }
+                    let current =
+                        $crate::channels::ChannelStore::channel(self, d.channel_id).await?;
+                    return Ok(DebitOutcome::Stale(current.map(Box::new)));
+                };
+                let mut tx = $begin(&self.pool).await?;
+                let sql = $sql(
+                    "INSERT INTO session_requests (channel_id, idempotency_key, receipt, \
+                     created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                );
+                let n = sqlx::query(&sql)
+                    .bind(d.channel_id)
+                    .bind(key)
+                    .bind(d.receipt)
+                    .bind(d.now)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                if n == 0 {
+                    let sql = $sql(
+                        "SELECT receipt FROM session_requests \
+                         WHERE channel_id = $1 AND idempotency_key = $2",
+                    );
+                    let receipt: String = sqlx::query_scalar(&sql)
+                        .bind(d.channel_id)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.rollback().await?;
+                    return Ok(DebitOutcome::Replayed { receipt });
+                }
+                let n = cas.execute(&mut *tx).await?.rows_affected();
                 if n == 1 {
                     tx.commit().await?;
                     return Ok(DebitOutcome::Applied);
