@@ -249,6 +249,9 @@ pub trait Ledger: Send + Sync {
     async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, LedgerError>;
 
     /// Submits a fully signed transaction; returns its signature once the node accepted it.
+    /// Preflight is on: the transaction is simulated first (signatures verified) and one that
+    /// would fail is refused with [`LedgerError::TransactionFailed`] without landing or
+    /// charging a fee. Callers rely on this as their simulation before broadcast.
     async fn send(&self, tx: &VersionedTransaction) -> Result<Signature, LedgerError>;
 
     /// Waits until `signature` reaches `commitment` or `timeout` passes. `Ok(None)` means it has

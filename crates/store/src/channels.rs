@@ -396,10 +396,86 @@ pub(crate) const CLIENT_COLUMNS: &str = "channel_id, scope, network, channel_pro
     payee, mint, token_program, authorized_signer, salt, open_slot, deposit, signed_cumulative, \
     accepted, status, open_signature, close_signature, proof_challenge_id";
 
+/// The compare-and-set of one metering step: `$1` new accepted, `$2` new spent, `$3` voucher,
+/// `$4` now, `$5` channel, `$6`/`$7` the expected accepted and spent amounts.
+pub(crate) const DEBIT_UPDATE: &str = "UPDATE session_channels SET accepted_cumulative = $1, \
+    spent = $2, highest_voucher = COALESCE($3, highest_voucher), last_activity_at = $4 \
+    WHERE channel_id = $5 AND status = 'open' AND accepted_cumulative = $6 AND spent = $7 \
+    AND $1 <= escrowed AND $2 <= $1";
+
 /// Implements [`ChannelStore`] for a backend whose struct has a `pool` field.
-/// `$begin` opens a write transaction; `$sql` turns `$n` placeholders into the dialect's.
+/// `$begin` opens a write transaction; `$sql` turns `$n` placeholders into the dialect's;
+/// `$debit` names the inherent method that applies a debit (`debit_in_transaction`, generated
+/// here, or a backend's own that batches).
 macro_rules! channel_store_impl {
-    ($store:ty, $begin:expr, $sql:expr) => {
+    ($store:ty, $begin:expr, $sql:expr, debit = $debit:ident) => {
+        impl $store {
+            /// [`ChannelStore::debit`](crate::channels::ChannelStore::debit) in a
+            /// transaction of its own.
+            pub(crate) async fn debit_in_transaction(
+                &self,
+                d: &$crate::channels::Debit<'_>,
+            ) -> Result<$crate::channels::DebitOutcome, $crate::StoreError> {
+                use $crate::channels::DebitOutcome;
+                use $crate::common::amount_to_db as db;
+                let update = $sql($crate::channels::DEBIT_UPDATE);
+                let cas = sqlx::query(&update)
+                    .bind(db(d.new_accepted)?)
+                    .bind(db(d.new_spent)?)
+                    .bind(d.voucher)
+                    .bind(d.now)
+                    .bind(d.channel_id)
+                    .bind(db(d.expected_accepted)?)
+                    .bind(db(d.expected_spent)?);
+                let Some(key) = d.idempotency_key else {
+                    // Without an idempotency row the step is one statement, atomic on its
+                    // own: no transaction round trips around it.
+                    let n = cas.execute(&self.pool).await?.rows_affected();
+                    if n == 1 {
+                        return Ok(DebitOutcome::Applied);
+                    }
+                    let current =
+                        $crate::channels::ChannelStore::channel(self, d.channel_id).await?;
+                    return Ok(DebitOutcome::Stale(current.map(Box::new)));
+                };
+                let mut tx = $begin(&self.pool).await?;
+                let sql = $sql(
+                    "INSERT INTO session_requests (channel_id, idempotency_key, receipt, \
+                     created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                );
+                let n = sqlx::query(&sql)
+                    .bind(d.channel_id)
+                    .bind(key)
+                    .bind(d.receipt)
+                    .bind(d.now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    let sql = $sql(
+                        "SELECT receipt FROM session_requests \
+                         WHERE channel_id = $1 AND idempotency_key = $2",
+                    );
+                    let receipt: String = sqlx::query_scalar(&sql)
+                        .bind(d.channel_id)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.rollback().await?;
+                    return Ok(DebitOutcome::Replayed { receipt });
+                }
+                let n = cas.execute(&mut *tx).await?.rows_affected();
+                if n == 1 {
+                    tx.commit().await?;
+                    return Ok(DebitOutcome::Applied);
+                }
+                tx.rollback().await?;
+                let current =
+                    $crate::channels::ChannelStore::channel(self, d.channel_id).await?;
+                Ok(DebitOutcome::Stale(current.map(Box::new)))
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::channels::ChannelStore for $store {
             async fn insert_channel(
@@ -465,60 +541,7 @@ macro_rules! channel_store_impl {
                 &self,
                 d: &$crate::channels::Debit<'_>,
             ) -> Result<$crate::channels::DebitOutcome, $crate::StoreError> {
-                use $crate::channels::DebitOutcome;
-                use $crate::common::amount_to_db as db;
-                let mut tx = $begin(&self.pool).await?;
-                if let Some(key) = d.idempotency_key {
-                    let sql = $sql(
-                        "INSERT INTO session_requests (channel_id, idempotency_key, receipt, \
-                         created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    );
-                    let n = sqlx::query(&sql)
-                        .bind(d.channel_id)
-                        .bind(key)
-                        .bind(d.receipt)
-                        .bind(d.now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if n == 0 {
-                        let sql = $sql(
-                            "SELECT receipt FROM session_requests \
-                             WHERE channel_id = $1 AND idempotency_key = $2",
-                        );
-                        let receipt: String = sqlx::query_scalar(&sql)
-                            .bind(d.channel_id)
-                            .bind(key)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        tx.rollback().await?;
-                        return Ok(DebitOutcome::Replayed { receipt });
-                    }
-                }
-                let sql = $sql(
-                    "UPDATE session_channels SET accepted_cumulative = $1, spent = $2, \
-                     highest_voucher = COALESCE($3, highest_voucher), last_activity_at = $4 \
-                     WHERE channel_id = $5 AND status = 'open' AND accepted_cumulative = $6 \
-                     AND spent = $7 AND $1 <= escrowed AND $2 <= $1",
-                );
-                let n = sqlx::query(&sql)
-                    .bind(db(d.new_accepted)?)
-                    .bind(db(d.new_spent)?)
-                    .bind(d.voucher)
-                    .bind(d.now)
-                    .bind(d.channel_id)
-                    .bind(db(d.expected_accepted)?)
-                    .bind(db(d.expected_spent)?)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    tx.commit().await?;
-                    return Ok(DebitOutcome::Applied);
-                }
-                tx.rollback().await?;
-                let current = self.channel(d.channel_id).await?;
-                Ok(DebitOutcome::Stale(current.map(Box::new)))
+                self.$debit(d).await
             }
 
             async fn idempotent_receipt(

@@ -132,15 +132,10 @@ async fn pull(
     let signature = tx.signatures[0];
     let resumed = consume(m, &signature, challenge_id).await?;
     if !resumed {
-        let sim = m.ledger.simulate(&tx).await.map_err(|e| {
-            // Nothing was sent: the signature can be used again.
-            release_later(m, signature, challenge_id);
-            ledger_error(e)
-        })?;
-        if let Some(err) = sim.err {
-            release(m, &signature, challenge_id).await;
-            return Err(refused(on_chain_refusal(err)));
-        }
+        // `Ledger::send` simulates first (preflight: signatures verified, the transaction
+        // executed against the current state) and refuses a failing transaction before it lands
+        // or spends the sponsor's fee. That is the spec's simulation before broadcast, without
+        // a second round trip and a second execution of the same bytes.
         match m.ledger.send(&tx).await {
             Ok(_) | Err(LedgerError::AlreadyProcessed) => {}
             Err(e @ (LedgerError::TransactionFailed { .. } | LedgerError::BlockhashExpired)) => {
@@ -284,16 +279,6 @@ async fn release(m: &SolanaCharge, sig: &Signature, challenge_id: &str) {
     if let Err(e) = m.store.release_proof(&sig.to_string(), challenge_id).await {
         tracing::warn!(error = %e, "could not release a payment proof");
     }
-}
-
-fn release_later(m: &SolanaCharge, sig: Signature, challenge_id: &str) {
-    let store = m.store.clone();
-    let id = challenge_id.to_owned();
-    tokio::spawn(async move {
-        if let Err(e) = store.release_proof(&sig.to_string(), &id).await {
-            tracing::warn!(error = %e, "could not release a payment proof");
-        }
-    });
 }
 
 async fn wait_landed(

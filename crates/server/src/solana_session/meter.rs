@@ -1,6 +1,8 @@
 //! Spec §Debit Processing, §Voucher Update, §TopUp: one paid request per call, persisted before
 //! the response.
 
+use std::sync::Arc;
+
 use mpp::{
     MethodError, ProblemType, Receipt, Settlement, VerifyContext, format_payment_receipt,
     parse_payment_receipt,
@@ -86,10 +88,18 @@ async fn apply(
     debit: Debit<'_>,
     receipt: Receipt,
 ) -> Result<Settlement, MethodError> {
+    let (new_accepted, new_spent) = (debit.new_accepted, debit.new_spent);
     match m.store.debit(&debit).await.map_err(store_error)? {
-        DebitOutcome::Applied => Ok(Settlement::Serve(receipt)),
+        DebitOutcome::Applied => {
+            let mut next = rec.clone();
+            next.accepted_cumulative = new_accepted;
+            next.spent = new_spent;
+            m.channels.put(Arc::new(next));
+            Ok(Settlement::Serve(receipt))
+        }
         DebitOutcome::Replayed { receipt } => replayed(&receipt),
         DebitOutcome::Stale(cur) => {
+            m.channels.forget(&rec.channel_id);
             let cur = cur.map(|c| *c).unwrap_or_else(|| rec.clone());
             let e = if cur.status == SessionStatus::Open {
                 MethodError::verification(
@@ -120,7 +130,11 @@ async fn debit(
         .map_err(|e| MethodError::verification(format!("voucher: {e}")))?;
     let new_spent = rec.spent + ctx.price.amount.get();
     let r = receipt(m, ctx, challenge_id, rec, new_accepted, new_spent);
-    let stored = format_payment_receipt(&r);
+    // Kept only for a retry with the same key; without one nothing reads it.
+    let stored = match ctx.idempotency_key {
+        Some(_) => format_payment_receipt(&r),
+        None => String::new(),
+    };
     apply(
         m,
         rec,
@@ -141,13 +155,22 @@ async fn debit(
 }
 
 /// `voucher`: client mode. The increment must equal this request's price.
+///
+/// The channel's last known state comes from this instance's cache when it has one; a refusal
+/// reached from it is decided again on the stored state, so a stale cache costs a read, never
+/// a wrong answer.
 pub(super) async fn voucher(
     m: &SolanaSession,
     v: &VoucherAction,
     challenge_id: &str,
     ctx: &VerifyContext,
 ) -> Result<Settlement, MethodError> {
-    let rec = load_open(m, &v.channel_id).await?;
+    let id = v.channel_id.to_string();
+    let cached = m.channels.get(&id);
+    let rec = match &cached {
+        Some(rec) => rec.clone(),
+        None => Arc::new(load_open(m, &v.channel_id).await?),
+    };
     let sv = &v.voucher;
     if sv.voucher.channel_id != v.channel_id {
         return Err(MethodError::verification(
@@ -156,6 +179,7 @@ pub(super) async fn voucher(
     }
     sv.verify()
         .map_err(|e| MethodError::new(ProblemType::SessionInvalidSignature, e.to_string()))?;
+    // The authorized signer is fixed when the channel opens, so a cached record is exact here.
     if sv.signer.to_string() != rec.authorized_signer {
         return Err(MethodError::new(
             ProblemType::SessionSignerMismatch,
@@ -170,6 +194,24 @@ pub(super) async fn voucher(
     if let Some(s) = replay_if_known(m, &rec.channel_id, ctx).await? {
         return Ok(s);
     }
+    match charge_voucher(m, &rec, challenge_id, ctx, sv).await {
+        Err(_) if cached.is_some() => {
+            m.channels.forget(&id);
+            let stored = load_open(m, &v.channel_id).await?;
+            charge_voucher(m, &stored, challenge_id, ctx, sv).await
+        }
+        outcome => outcome,
+    }
+}
+
+/// The amount rules of a voucher against the channel state `rec`, then the debit.
+async fn charge_voucher(
+    m: &SolanaSession,
+    rec: &ChannelRecord,
+    challenge_id: &str,
+    ctx: &VerifyContext,
+    sv: &SignedVoucher,
+) -> Result<Settlement, MethodError> {
     let cost = ctx.price.amount.get();
     let cum = sv.voucher.cumulative_amount;
     if cum > rec.escrowed {
@@ -178,7 +220,7 @@ pub(super) async fn voucher(
                 ProblemType::SessionAmountExceedsDeposit,
                 "the voucher exceeds the deposit; top up",
             ),
-            &rec,
+            rec,
         ));
     }
     let Some(expected) = rec.accepted_cumulative.checked_add(cost) else {
@@ -197,10 +239,10 @@ pub(super) async fn voucher(
         };
         return Err(with_state(
             e.with_extension("required", expected.to_string()),
-            &rec,
+            rec,
         ));
     }
-    debit(m, &rec, challenge_id, ctx, cum, sv).await
+    debit(m, rec, challenge_id, ctx, cum, sv).await
 }
 
 /// `use`: operator mode. The bearer proof authenticates; the operator signs the voucher.
@@ -276,6 +318,7 @@ pub(super) async fn top_up(
         .await?
         .filter(is_open)
         .ok_or_else(|| MethodError::verification("the channel is not open on chain"))?;
+    m.channels.forget(&rec.channel_id);
     m.store
         .set_escrowed(&rec.channel_id, state.deposit, ctx.now.unix())
         .await

@@ -9,6 +9,7 @@
 //! database, and a crash between persisting and responding loses nothing (a retry with the same
 //! `Idempotency-Key` gets the same receipt).
 
+mod cache;
 mod chain;
 mod close;
 mod meter;
@@ -114,6 +115,8 @@ pub struct SolanaSession {
     method: MethodName,
     intent: IntentName,
     mints: crate::solana_charge::mint::MintCache,
+    /// Last known channel states (a hint; the store decides).
+    pub(crate) channels: cache::ChannelCache,
 }
 
 impl SolanaSession {
@@ -126,6 +129,7 @@ impl SolanaSession {
             method: MethodName::solana(),
             intent: IntentName::session(),
             mints: crate::solana_charge::mint::MintCache::default(),
+            channels: cache::ChannelCache::default(),
         }
     }
 

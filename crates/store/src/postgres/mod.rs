@@ -173,4 +173,4 @@ fn dialect(sql: &str) -> String {
     sql.to_owned()
 }
 
-crate::channels::channel_store_impl!(PgStore, begin_write, dialect);
+crate::channels::channel_store_impl!(PgStore, begin_write, dialect, debit = debit_in_transaction);

@@ -1,6 +1,6 @@
-//! Group commit for a SQLite file: the replay and payment writes of concurrent requests share
-//! one `BEGIN IMMEDIATE … COMMIT`, so one WAL sync (`synchronous = FULL`) makes a whole batch
-//! durable instead of paying one sync per write. On a disk where a sync takes milliseconds, that
+//! Group commit for a SQLite file: the replay, payment and channel-debit writes of concurrent
+//! requests share one `BEGIN IMMEDIATE … COMMIT`, so one WAL sync (`synchronous = FULL`) makes
+//! a whole batch durable instead of paying one sync per write. On a disk where a sync takes milliseconds, that
 //! sync, not SQL, is what limits payments per second.
 //!
 //! The rules are the ones of one transaction per write:
@@ -18,8 +18,9 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::channels::{OwnedDebit, debit_in};
 use super::{records, replay};
-use crate::{ConsumeOutcome, PaymentRecord, Reservation, StoreError};
+use crate::{ConsumeOutcome, DebitOutcome, PaymentRecord, Reservation, StoreError};
 
 /// Most writes in one transaction (bounds how long the write lock is held).
 const MAX_BATCH: usize = 256;
@@ -49,12 +50,14 @@ pub(super) enum Write {
         challenge_id: String,
     },
     Record(Box<PaymentRecord>),
+    Debit(Box<OwnedDebit>),
 }
 
 /// What a write produced.
 pub(super) enum Done {
     Reservation(Reservation),
     Consumed(ConsumeOutcome),
+    Debited(DebitOutcome),
     Written,
 }
 
@@ -221,5 +224,6 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<Done, Store
             records::record_payment(&mut *conn, payment).await?;
             Done::Written
         }
+        Write::Debit(debit) => Done::Debited(debit_in(conn, debit).await?),
     })
 }

@@ -11,8 +11,10 @@
 //! | `replay.rs` | `challenge_reservations`, `consumed_proofs` |
 //! | `records.rs` | `payments`, `daily_spend`, pruning |
 //! | `crate::operator` (expanded here) | the operator tables (`0003_operator.sql`) |
-//! | `group_commit.rs` | one transaction (one WAL sync) for the concurrent replay and payment writes of a file database |
+//! | `group_commit.rs` | one transaction (one WAL sync) for the concurrent replay, payment and debit writes of a file database |
+//! | `channels.rs` | channel debits as group-commit writes |
 
+mod channels;
 mod group_commit;
 mod records;
 mod replay;
@@ -341,4 +343,22 @@ fn dialect(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-crate::channels::channel_store_impl!(SqliteStore, begin_write, dialect);
+impl SqliteStore {
+    /// A debit through the group-commit writer on a file database (one WAL sync per batch of
+    /// concurrent debits); in its own transaction in memory.
+    async fn debit_grouped(
+        &self,
+        d: &crate::channels::Debit<'_>,
+    ) -> Result<crate::channels::DebitOutcome, StoreError> {
+        let Some(w) = &self.writer else {
+            return self.debit_in_transaction(d).await;
+        };
+        let write = Write::Debit(Box::new(channels::OwnedDebit::new(d)));
+        match self.grouped(w, write).await? {
+            Done::Debited(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+crate::channels::channel_store_impl!(SqliteStore, begin_write, dialect, debit = debit_grouped);

@@ -282,3 +282,60 @@ pub async fn concurrent_debits_never_over_count(a: Arc<dyn Store>, b: Arc<dyn St
     assert_eq!(cur.accepted_cumulative, applied * PRICE);
     assert_eq!(cur.spent, applied * PRICE);
 }
+
+/// Many channels metered at once (on a file database their debits share group commits): each
+/// step gets its own outcome, a repeated key replays, and everything is there after reopening.
+pub async fn concurrent_debits_on_many_channels_each_apply_and_persist(
+    db: &crate::harness::TestDb,
+) {
+    const CHANNELS: usize = 48;
+    const STEPS: u64 = 4;
+    const PRICE: u64 = 5;
+    let store = db.open().await;
+    let mut tasks = JoinSet::new();
+    for c in 0..CHANNELS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let id = format!("many-{c}");
+            assert!(store.insert_channel(&channel(&id, 1_000)).await.unwrap());
+            for s in 0..STEPS {
+                let (key, receipt) = (format!("k{s}"), format!("r{c}-{s}"));
+                let step = debit(&id, s * PRICE, (s + 1) * PRICE, Some(&key), &receipt);
+                assert_eq!(store.debit(&step).await.unwrap(), DebitOutcome::Applied);
+            }
+            // The last request again, with its key: the stored receipt, nothing charged.
+            let (last_key, last) = (format!("k{}", STEPS - 1), format!("r{c}-{}", STEPS - 1));
+            let again = debit(
+                &id,
+                STEPS * PRICE,
+                (STEPS + 1) * PRICE,
+                Some(&last_key),
+                "other",
+            );
+            assert_eq!(
+                store.debit(&again).await.unwrap(),
+                DebitOutcome::Replayed { receipt: last }
+            );
+        });
+    }
+    while let Some(j) = tasks.join_next().await {
+        j.unwrap();
+    }
+    drop(store);
+
+    let reopened = db.open().await;
+    for c in 0..CHANNELS {
+        let id = format!("many-{c}");
+        let cur = reopened.channel(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (cur.accepted_cumulative, cur.spent),
+            (STEPS * PRICE, STEPS * PRICE)
+        );
+        let last = format!("r{c}-{}", STEPS - 1);
+        assert_eq!(cur.highest_voucher.as_deref(), Some(last.as_str()));
+        assert_eq!(
+            reopened.idempotent_receipt(&id, "k0").await.unwrap(),
+            Some(format!("r{c}-0"))
+        );
+    }
+}

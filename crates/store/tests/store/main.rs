@@ -127,6 +127,8 @@ store_suite! {
     ],
     reopen: [
         crate::lifecycle::data_survives_reopening => data_survives_reopening,
+        crate::channels::concurrent_debits_on_many_channels_each_apply_and_persist
+            => concurrent_debits_on_many_channels_each_apply_and_persist,
         crate::concurrency::concurrent_writes_each_get_their_outcome_and_all_persist
             => concurrent_writes_each_get_their_outcome_and_all_persist,
     ],
