@@ -24,11 +24,13 @@
 //! | [`webhooks`] | signed webhook delivery with backoff, from `events` |
 //! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
 //! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |
+//! | [`dashboard`] | the web dashboard under `/dashboard` (server-rendered HTML) |
 
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod crypto;
+pub mod dashboard;
 pub mod error;
 pub mod ops;
 pub mod policy;
@@ -43,7 +45,8 @@ use mppsol_ledger::Ledger;
 use mppsol_solana::network::Network;
 use mppsol_store::OperatorStore;
 
-pub use api::router;
+pub use api::{router, router_with};
+pub use dashboard::DashboardOptions;
 pub use bootstrap::{IssuedKey, bootstrap_operator};
 pub use crypto::MasterKey;
 pub use error::ApiError;

@@ -16,7 +16,9 @@ use mppsol_operator::ops::{Metrics, with_observability};
 use mppsol_operator::reconcile::Reconciler;
 use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
 use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
-use mppsol_operator::{AppState, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator};
+use mppsol_operator::{
+    AppState, DashboardOptions, IssuedKey, MasterKey, OperatorConfig, bootstrap_operator,
+};
 use mppsol_solana::network::Network;
 
 use super::common::rpc_ledger;
@@ -48,6 +50,10 @@ pub struct Args {
     /// without `MPPSOL_MASTER_KEY`, a key is generated into the data dir on first start.
     #[arg(long, global = true)]
     master_key_file: Option<PathBuf>,
+    /// The service is reached over HTTPS (a TLS proxy in front): the dashboard's session
+    /// cookie is marked `Secure`.
+    #[arg(long, env = "MPPSOL_BEHIND_TLS", global = true)]
+    behind_tls: bool,
     /// Create an operator, print its API key, and exit.
     #[command(subcommand)]
     action: Option<Action>,
@@ -221,10 +227,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr().context("local address")?;
     println!(
-        "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
+        "mppsol operator: listening on http://{local} (dashboard at /dashboard, OpenAPI at \
+         /v1/openapi.json), network {}",
         network.as_str()
     );
-    let app = with_observability(mppsol_operator::router(state.clone()), state, metrics);
+    let dashboard = DashboardOptions {
+        secure_cookie: args.behind_tls,
+    };
+    let app = with_observability(
+        mppsol_operator::router_with(state.clone(), dashboard),
+        state,
+        metrics,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mppsol_solana::token::{TokenProgram, associated_token_address};
-use mppsol_store::operator::{Account, AccountStatus, CustodyMode, NewAccount, Policy};
+use mppsol_store::operator::{Account, AccountStatus, Actor, CustodyMode, NewAccount, Policy};
 use serde::Deserialize;
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -24,32 +24,33 @@ use crate::error::ApiError;
 /// Most entries in a policy list.
 const MAX_LIST: usize = 1000;
 
+/// An account to create, as the API (and the dashboard's form) takes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateAccount {
-    handle: String,
-    custody_mode: CustodyMode,
+pub(crate) struct CreateAccount {
+    pub(crate) handle: String,
+    pub(crate) custody_mode: CustodyMode,
     /// Required for non-custodial accounts (the agent's own address); custodial ones get a
     /// key generated here.
-    address: Option<String>,
+    pub(crate) address: Option<String>,
     /// `sol` (default) or a mint address.
-    currency: Option<String>,
-    policy: Option<PolicyBody>,
+    pub(crate) currency: Option<String>,
+    pub(crate) policy: Option<PolicyBody>,
 }
 
 /// A policy as the API takes it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyBody {
-    max_single_transfer: Option<AmountIn>,
-    max_daily_spend: Option<AmountIn>,
-    allowed_counterparties: Option<Vec<String>>,
-    categories: Option<Vec<String>>,
+    pub(crate) max_single_transfer: Option<AmountIn>,
+    pub(crate) max_daily_spend: Option<AmountIn>,
+    pub(crate) allowed_counterparties: Option<Vec<String>>,
+    pub(crate) categories: Option<Vec<String>>,
     #[serde(default)]
-    require_memo: bool,
-    escalation_threshold: Option<AmountIn>,
+    pub(crate) require_memo: bool,
+    pub(crate) escalation_threshold: Option<AmountIn>,
     #[serde(default)]
-    paused: bool,
+    pub(crate) paused: bool,
 }
 
 fn storable(field: &str, amount: Option<AmountIn>) -> Result<Option<u64>, ApiError> {
@@ -64,7 +65,7 @@ fn storable(field: &str, amount: Option<AmountIn>) -> Result<Option<u64>, ApiErr
 
 impl PolicyBody {
     /// Checks every field and their consistency.
-    fn validate(self) -> Result<Policy, ApiError> {
+    pub(crate) fn validate(self) -> Result<Policy, ApiError> {
         let max_single_transfer = storable("max_single_transfer", self.max_single_transfer)?;
         let max_daily_spend = storable("max_daily_spend", self.max_daily_spend)?;
         let escalation_threshold = storable("escalation_threshold", self.escalation_threshold)?;
@@ -183,7 +184,19 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
-    let body: CreateAccount = parse_body(&body)?;
+    let (account, policy) = create_account(&state, &caller.actor, parse_body(&body)?).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::json!({ "account": account, "policy": policy }),
+    ))
+}
+
+/// Validates and creates an account of the actor's operator (the API and the dashboard).
+pub(crate) async fn create_account(
+    state: &AppState,
+    actor: &Actor,
+    body: CreateAccount,
+) -> Result<(Account, Policy), ApiError> {
     check_handle(&body.handle)?;
     let policy = body.policy.unwrap_or_default().validate()?;
     let (address, sealed_key) = match body.custody_mode {
@@ -211,13 +224,13 @@ pub(super) async fn create(
             (address, None)
         }
     };
-    let (currency, token_account) = currency_of(&state, body.currency, &address).await?;
+    let (currency, token_account) = currency_of(state, body.currency, &address).await?;
     let account = state
         .store()
         .create_account(
-            &caller.actor,
+            actor,
             &NewAccount {
-                operator_id: caller.actor.operator_id.clone(),
+                operator_id: actor.operator_id.clone(),
                 handle: body.handle,
                 address: address.to_string(),
                 currency,
@@ -228,10 +241,7 @@ pub(super) async fn create(
             state.now(),
         )
         .await?;
-    Ok(json(
-        StatusCode::CREATED,
-        serde_json::json!({ "account": account, "policy": policy }),
-    ))
+    Ok((account, policy))
 }
 
 pub(super) async fn list(

@@ -17,8 +17,10 @@
 //! | `settlement.rs` | the settlement worker's claims, signed attempts and completions |
 //! | `webhooks.rs` | webhook endpoints, event fan-out and the delivery queue/log |
 //! | `reconcile.rs` | counters, sessions and transfers the reconciler compares |
+//! | `dashboard.rs` | the web dashboard's sessions, searches, overview figures and actions |
 
 mod backend;
+pub(crate) mod dashboard;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
 pub mod model;
@@ -35,6 +37,10 @@ use serde::Serialize;
 
 use crate::StoreError;
 pub use model::*;
+pub use dashboard::{
+    COUNT_CAP, CurrencyAmount, DailySpend, DashboardSession, NewDashboardSession, Overview,
+    TransferSearch,
+};
 pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
 pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
 pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
@@ -497,6 +503,75 @@ pub trait OperatorStore: Send + Sync {
 
     /// Transfers updated since `since` with signatures to look up on chain, oldest first.
     async fn chain_checks(&self, since: i64, limit: u32) -> Result<Vec<ChainCheck>, StoreError>;
+
+    // The web dashboard (`dashboard.rs`).
+
+    /// Stores a signed-in dashboard session of the actor (operator and key); expired ones are
+    /// pruned on the way. Audited.
+    async fn create_dashboard_session(
+        &self,
+        actor: &Actor,
+        session: &NewDashboardSession,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The unexpired session whose token hashes to `token_hash`, while its key is active.
+    async fn dashboard_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<DashboardSession>, StoreError>;
+
+    /// Ends a session of the actor's operator (sign-out). Audited.
+    async fn delete_dashboard_session(
+        &self,
+        actor: &Actor,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The actor's operator's transfers matching `search`, newest first (keyset paging).
+    async fn search_transfers(
+        &self,
+        actor: &Actor,
+        search: &TransferSearch,
+        page: &Page,
+    ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// The actor's operator's accounts whose handle contains `query` (any case) or whose
+    /// address or id is `query`, newest first; all of them for an empty query.
+    async fn search_accounts(
+        &self,
+        actor: &Actor,
+        query: &str,
+        page: &Page,
+    ) -> Result<Vec<Account>, StoreError>;
+
+    /// The overview's figures; daily spend from the UTC day `since_day` on.
+    async fn dashboard_overview(
+        &self,
+        actor: &Actor,
+        since_day: &str,
+        now: i64,
+    ) -> Result<Overview, StoreError>;
+
+    /// Closes an agent session of the actor's operator (`settled`, `session.settled` event,
+    /// audited). `NotFound` if not theirs, `Conflict` if already settled.
+    async fn close_agent_session(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: i64,
+    ) -> Result<Session, StoreError>;
+
+    /// Queues a webhook delivery of the actor's operator again, due now (audited); returns its
+    /// endpoint id. `NotFound` if not theirs.
+    async fn redeliver_webhook(
+        &self,
+        actor: &Actor,
+        delivery_id: i64,
+        now: i64,
+    ) -> Result<String, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
