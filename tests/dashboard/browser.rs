@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use mppsol_e2e::{Kill, TempDir, free_port};
 use mppsol_operator::IssuedKey;
 use serde_json::json;
@@ -64,8 +65,8 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let c = loop {
-            match ClientBuilder::rustls()
-                .expect("tls")
+            // chromedriver is on loopback: plain HTTP, no TLS stack.
+            match ClientBuilder::new(HttpConnector::new())
                 .capabilities(caps.clone())
                 .connect(&url)
                 .await
@@ -133,7 +134,11 @@ impl Browser {
     /// Signs in through the form with `key`.
     pub async fn sign_in(&self, key: &IssuedKey) {
         self.open("/dashboard").await;
-        assert_eq!(self.path().await, "/dashboard/sign-in", "no session: sent to sign in");
+        assert_eq!(
+            self.path().await,
+            "/dashboard/sign-in",
+            "no session: sent to sign in"
+        );
         self.fill("#key_id", &key.key.id).await;
         self.fill("#secret", &key.secret).await;
         self.click("#sign-in button[type=submit]").await;

@@ -25,9 +25,14 @@ pub async fn sign_in_shows_the_overview() {
     assert_eq!(b.text("h1").await, "Overview");
     assert!(b.text(".who .operator").await.contains("acme"));
     let rpc = b.text(".stat.good .value").await;
-    assert!(rpc.contains("Healthy"), "the embedded ledger answers: {rpc}");
     assert!(
-        b.text(".card .empty").await.contains("No spend in the last 30 days"),
+        rpc.contains("Healthy"),
+        "the embedded ledger answers: {rpc}"
+    );
+    assert!(
+        b.text(".card .empty")
+            .await
+            .contains("No spend in the last 30 days"),
         "an empty chart says what to do next"
     );
     b.screenshot("sign_in_shows_the_overview").await;
@@ -132,7 +137,11 @@ pub async fn invalid_policy_edit_shows_the_error() {
     // Not a number in SOL: refused too, and nothing was stored.
     b.fill("#max_daily_spend", "lots").await;
     b.click("#save-policy").await;
-    assert!(b.text("#policy-error").await.contains("not an amount of SOL"));
+    assert!(
+        b.text("#policy-error")
+            .await
+            .contains("not an amount of SOL")
+    );
     let actor = mppsol_store::operator::Actor {
         operator_id: s.operator_id.clone(),
         key_id: "test".into(),
@@ -180,7 +189,10 @@ pub async fn paid_request_by_the_agent_shows_up_in_transfers() {
     b.open("/dashboard/transfers?status=settled").await;
     assert!(b.text(".empty").await.contains("No transfer matches"));
     let csv = reqwest::Client::new()
-        .get(format!("{}/dashboard/transfers.csv?account={id}", op.base_url))
+        .get(format!(
+            "{}/dashboard/transfers.csv?account={id}",
+            op.base_url
+        ))
         .header(
             "cookie",
             format!(
@@ -229,7 +241,10 @@ pub async fn approved_transfer_settles() {
     assert!(b.text(".stat.attention .value").await.contains('1'));
     b.open("/dashboard/approvals").await;
     let row = b.text(&format!("#approval-{txn}")).await;
-    assert!(row.contains("0.25 SOL") && row.contains("big-spender"), "{row}");
+    assert!(
+        row.contains("0.25 SOL") && row.contains("big-spender"),
+        "{row}"
+    );
     b.screenshot("approved_transfer_settles_queue").await;
     b.click(&format!("#approval-{txn} button.approve")).await;
     assert!(b.text("#notice").await.contains("Approved"));
@@ -254,7 +269,10 @@ pub async fn approved_transfer_settles() {
     b.open(&format!("/dashboard/transfers/{txn}")).await;
     assert_eq!(b.text("#transfer-status").await, "settled");
     let signature = b.text("#signature").await;
-    assert!(signature.len() > 80, "the landed signature is shown: {signature}");
+    assert!(
+        signature.len() > 80,
+        "the landed signature is shown: {signature}"
+    );
     assert!(b.text(".receipt").await.contains("\"status\": \"settled\""));
     b.screenshot("approved_transfer_settles").await;
     b.close().await;

@@ -48,11 +48,18 @@ impl Web {
         let http = client();
         let r = http
             .post(format!("{base}/dashboard/sign-in"))
-            .form(&[("key_id", key.key.id.as_str()), ("secret", key.secret.as_str())])
+            .form(&[
+                ("key_id", key.key.id.as_str()),
+                ("secret", key.secret.as_str()),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 303, "sign-in redirects to the dashboard");
+        assert_eq!(
+            r.status().as_u16(),
+            303,
+            "sign-in redirects to the dashboard"
+        );
         let set_cookie = r
             .headers()
             .get(SET_COOKIE)

@@ -46,9 +46,9 @@ use mppsol_solana::network::Network;
 use mppsol_store::OperatorStore;
 
 pub use api::{router, router_with};
-pub use dashboard::DashboardOptions;
 pub use bootstrap::{IssuedKey, bootstrap_operator};
 pub use crypto::MasterKey;
+pub use dashboard::DashboardOptions;
 pub use error::ApiError;
 
 /// What the service runs on.

@@ -10,15 +10,15 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use mppsol_store::operator::{
-    Account, AccountStatus, CustodyMode, Page, Policy, TransferSearch,
-};
+use mppsol_store::operator::{Account, AccountStatus, CustodyMode, Page, Policy, TransferSearch};
 use serde::Deserialize;
 use solana_address::Address;
 
 use super::auth::Viewer;
 use super::transfers::{TransferRow, rows};
-use super::view::{Nav, PageError, PageResult, Unit, Units, When, parse_units, render, render_with};
+use super::view::{
+    Nav, PageError, PageResult, Unit, Units, When, parse_units, render, render_with,
+};
 use crate::AppState;
 use crate::api::accounts::{CreateAccount, PolicyBody, create_account};
 use crate::api::{AmountIn, next_cursor, page as parse_page};
@@ -132,12 +132,15 @@ pub(crate) async fn create(
         policy: None,
     };
     match create_account(&state, &viewer.actor, body).await {
-        Ok((account, _)) => {
-            Ok(Redirect::to(&format!("/dashboard/accounts/{}?created=1", account.id)).into_response())
-        }
+        Ok((account, _)) => Ok(Redirect::to(&format!(
+            "/dashboard/accounts/{}?created=1",
+            account.id
+        ))
+        .into_response()),
         Err(e) if is_callers(&e) => {
             let status = e.status();
-            let page = list_page(&state, &viewer, &HashMap::new(), form, Some(e.to_string())).await?;
+            let page =
+                list_page(&state, &viewer, &HashMap::new(), form, Some(e.to_string())).await?;
             Ok(render_with(status, &page))
         }
         Err(e) => Err(e.into()),
@@ -199,15 +202,17 @@ impl PolicyForm {
             if text.trim().is_empty() {
                 return Ok(None);
             }
-            parse_units(text, decimals).map(|a| Some(AmountIn(a))).ok_or_else(|| {
-                ApiError::invalid(
-                    field,
-                    format!(
-                        "{text:?} is not an amount of {} (at most {decimals} decimals)",
-                        unit.symbol
-                    ),
-                )
-            })
+            parse_units(text, decimals)
+                .map(|a| Some(AmountIn(a)))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        field,
+                        format!(
+                            "{text:?} is not an amount of {} (at most {decimals} decimals)",
+                            unit.symbol
+                        ),
+                    )
+                })
         };
         let list = |text: &str, split: &[char]| -> Option<Vec<String>> {
             let items: Vec<String> = text
@@ -263,9 +268,16 @@ async fn balances(state: &AppState, account: &Account, unit: &Unit) -> Vec<(Stri
     let unavailable = || "unavailable (RPC error)".to_owned();
     if let Ok(address) = Address::from_str(&account.address) {
         let v = state.ledger().balance(&address).await;
-        out.push(("SOL".into(), v.map(|l| sol.show(l)).unwrap_or_else(|_| unavailable())));
+        out.push((
+            "SOL".into(),
+            v.map(|l| sol.show(l)).unwrap_or_else(|_| unavailable()),
+        ));
     }
-    if let Some(ta) = account.token_account.as_deref().and_then(|t| Address::from_str(t).ok()) {
+    if let Some(ta) = account
+        .token_account
+        .as_deref()
+        .and_then(|t| Address::from_str(t).ok())
+    {
         let v = state.ledger().token_balance(&ta).await;
         let text = match v {
             Ok(Some(t)) => Unit {
@@ -345,7 +357,9 @@ pub(crate) async fn detail(
     } else {
         None
     };
-    Ok(render(&detail_page(&state, &viewer, account, None, None, notice).await?))
+    Ok(render(
+        &detail_page(&state, &viewer, account, None, None, notice).await?,
+    ))
 }
 
 pub(crate) async fn policy(
@@ -368,8 +382,15 @@ pub(crate) async fn policy(
         Ok(_) => Ok(Redirect::to(&format!("/dashboard/accounts/{id}?saved=1")).into_response()),
         Err(e) if is_callers(&e) => {
             let status = e.status();
-            let page =
-                detail_page(&state, &viewer, account, Some(form), Some(e.to_string()), None).await?;
+            let page = detail_page(
+                &state,
+                &viewer,
+                account,
+                Some(form),
+                Some(e.to_string()),
+                None,
+            )
+            .await?;
             Ok(render_with(status, &page))
         }
         Err(e) => Err(e.into()),

@@ -11,7 +11,10 @@ const JS: &str = include_str!("../../assets/dashboard.js");
 
 /// A strong ETag of `body`: the start of its SHA-256.
 fn etag(body: &str) -> String {
-    format!("\"{}\"", &hex::encode(Sha256::digest(body.as_bytes()))[..16])
+    format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(body.as_bytes()))[..16]
+    )
 }
 
 pub(crate) async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {

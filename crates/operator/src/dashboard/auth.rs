@@ -98,7 +98,11 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 fn cookie(value: &str, max_age: i64, options: DashboardOptions) -> HeaderValue {
-    let secure = if options.secure_cookie { "; Secure" } else { "" };
+    let secure = if options.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))
@@ -127,7 +131,11 @@ enum Refused {
     AgentKey,
 }
 
-async fn check_key(state: &AppState, key_id: &str, secret: &str) -> Result<Actor, Result<Refused, ApiError>> {
+async fn check_key(
+    state: &AppState,
+    key_id: &str,
+    secret: &str,
+) -> Result<Actor, Result<Refused, ApiError>> {
     let (key, sealed) = state
         .store()
         .api_key_for_auth(key_id.trim())
@@ -142,7 +150,11 @@ async fn check_key(state: &AppState, key_id: &str, secret: &str) -> Result<Actor
         .open(&sealed, API_KEY_CONTEXT)
         .map_err(|e| Err(ApiError::Unexpected(Box::new(e))))?
         .try_into()
-        .map_err(|_| Err(ApiError::Unexpected("sealed verifier is not 32 bytes".into())))?;
+        .map_err(|_| {
+            Err(ApiError::Unexpected(
+                "sealed verifier is not 32 bytes".into(),
+            ))
+        })?;
     let typed = signing_key(secret.trim());
     if !bool::from(stored.ct_eq(&typed)) {
         return Err(Ok(Refused::Credentials));
@@ -304,7 +316,13 @@ mod tests {
             plain,
             "mppsol_dashboard=v; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
         );
-        let tls = cookie("v", 60, DashboardOptions { secure_cookie: true });
+        let tls = cookie(
+            "v",
+            60,
+            DashboardOptions {
+                secure_cookie: true,
+            },
+        );
         assert!(tls.to_str().unwrap_or_default().ends_with("; Secure"));
         assert_ne!(token_hash("a"), token_hash("b"));
         assert_eq!(token_hash("a").len(), 64);

@@ -66,7 +66,10 @@ pub fn router(state: AppState, options: DashboardOptions) -> Router<AppState> {
         .route("/dashboard/transfers", get(transfers::list))
         .route("/dashboard/transfers.csv", get(transfers::csv))
         .route("/dashboard/transfers/{id}", get(transfers::detail))
-        .route("/dashboard/transfers/{id}/approve", post(approvals::approve))
+        .route(
+            "/dashboard/transfers/{id}/approve",
+            post(approvals::approve),
+        )
         .route("/dashboard/transfers/{id}/reject", post(approvals::reject))
         .route("/dashboard/approvals", get(approvals::list))
         .route("/dashboard/sessions", get(sessions::list))

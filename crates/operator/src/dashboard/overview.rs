@@ -54,7 +54,11 @@ struct OverviewPage {
 /// A capped count: `10,000+` at the cap.
 fn count(n: u64) -> String {
     let text = super::view::units(n, 0);
-    if n >= COUNT_CAP { format!("{text}+") } else { text }
+    if n >= COUNT_CAP {
+        format!("{text}+")
+    } else {
+        text
+    }
 }
 
 /// Payments per minute over an hour, one decimal, integer arithmetic.

@@ -61,7 +61,10 @@ pub(crate) async fn list(
     let mut rows = Vec::with_capacity(found.len());
     for s in &found {
         let unit = units
-            .of(currency.get(s.account_id.as_str()).copied().unwrap_or("sol"))
+            .of(currency
+                .get(s.account_id.as_str())
+                .copied()
+                .unwrap_or("sol"))
             .await;
         let settled = s.status == SessionStatus::Settled;
         rows.push(SessionRow {
@@ -88,7 +91,11 @@ pub(crate) async fn list(
                 ago(now - s.updated_at)
             },
             opened: When::at(s.created_at),
-            signature: s.settlement_signature.as_deref().map(short).unwrap_or_default(),
+            signature: s
+                .settlement_signature
+                .as_deref()
+                .map(short)
+                .unwrap_or_default(),
         });
     }
     Ok(render(&SessionsPage {

@@ -11,9 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use futures::StreamExt as _;
-use mppsol_store::operator::{
-    Account, MAX_PAGE, Page, Transfer, TransferSearch, TransferStatus,
-};
+use mppsol_store::operator::{Account, MAX_PAGE, Page, Transfer, TransferSearch, TransferStatus};
 
 use super::auth::Viewer;
 use super::view::{Nav, PageError, PageResult, Units, When, render, short};
@@ -131,7 +129,9 @@ impl Filters {
             account_id: some(&self.account),
             status,
             counterparty: some(&self.counterparty),
-            from: some(&self.from).map(|d| day_start("from", &d)).transpose()?,
+            from: some(&self.from)
+                .map(|d| day_start("from", &d))
+                .transpose()?,
             // The "to" day is included: up to its end.
             until: some(&self.to)
                 .map(|d| day_start("to", &d).map(|t| t + 86_400))
@@ -210,14 +210,20 @@ pub(crate) async fn list(
         nav: viewer.nav("transfers"),
         rows: rows(&mut units, &handles, &found).await,
         csv: format!("/dashboard/transfers.csv?{query}"),
-        statuses: ["pending_approval", "pending", "settled", "rejected", "failed"]
-            .into_iter()
-            .map(|v| Opt {
-                value: v.into(),
-                label: v.replace('_', " "),
-                selected: filters.status == v,
-            })
-            .collect(),
+        statuses: [
+            "pending_approval",
+            "pending",
+            "settled",
+            "rejected",
+            "failed",
+        ]
+        .into_iter()
+        .map(|v| Opt {
+            value: v.into(),
+            label: v.replace('_', " "),
+            selected: filters.status == v,
+        })
+        .collect(),
         accounts: accounts
             .into_iter()
             .map(|a| Opt {
@@ -403,7 +409,10 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
         assert_eq!(csv_line(&["a", "b"]), "a,b\r\n");
-        assert_eq!(csv_line(&["x,y", "say \"hi\""]), "\"x,y\",\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(
+            csv_line(&["x,y", "say \"hi\""]),
+            "\"x,y\",\"say \"\"hi\"\"\"\r\n"
+        );
         assert_eq!(csv_line(&["=1+1", "@x"]), "'=1+1,'@x\r\n");
         assert_eq!(csv_line(&["line\nbreak"]), "\"line\nbreak\"\r\n");
     }

@@ -171,7 +171,11 @@ pub fn units(amount: u64, decimals: u8) -> String {
 /// Reads a decimal amount typed in token units (`1,234.5`) into base units; `None` when it is
 /// not a number, has more fraction digits than `decimals`, or overflows.
 pub fn parse_units(text: &str, decimals: u8) -> Option<u64> {
-    let t: String = text.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
+    let t: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ',' && *c != '_')
+        .collect();
     let (whole, frac) = t.split_once('.').unwrap_or((t.as_str(), ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (whole.is_empty() && frac.is_empty())
@@ -182,7 +186,11 @@ pub fn parse_units(text: &str, decimals: u8) -> Option<u64> {
         return None;
     }
     let scale = 10u64.checked_pow(u32::from(decimals))?;
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let frac_units: u64 = if frac.is_empty() {
         0
     } else {
@@ -313,7 +321,10 @@ mod tests {
         assert_eq!(ago(61), "1 min");
         assert_eq!(ago(7200), "2 h");
         assert_eq!(ago(-5), "0 s");
-        assert_eq!(short("7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"), "7xKX…gAsU");
+        assert_eq!(
+            short("7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"),
+            "7xKX…gAsU"
+        );
         assert_eq!(short("sol"), "sol");
     }
 }

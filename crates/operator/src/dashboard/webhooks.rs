@@ -97,7 +97,10 @@ pub(crate) async fn deliveries(
             event_id: d.event_id,
             status: d.status,
             attempts: d.attempts,
-            code: d.last_status_code.map(|c| c.to_string()).unwrap_or_default(),
+            code: d
+                .last_status_code
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             error: d.last_error.unwrap_or_default(),
         })
         .collect();

@@ -20,9 +20,9 @@
 //! | `dashboard.rs` | the web dashboard's sessions, searches, overview figures and actions |
 
 mod backend;
-pub(crate) mod dashboard;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
+pub(crate) mod dashboard;
 pub mod model;
 pub mod reconcile;
 pub(crate) mod rows;
@@ -36,11 +36,11 @@ use rand::RngCore;
 use serde::Serialize;
 
 use crate::StoreError;
-pub use model::*;
 pub use dashboard::{
     COUNT_CAP, CurrencyAmount, DailySpend, DashboardSession, NewDashboardSession, Overview,
     TransferSearch,
 };
+pub use model::*;
 pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
 pub use settlement::{QueueDepth, SettledOutcome, SettlementJob, SignedAttempt};
 pub use webhooks::{DeliveryResult, DueDelivery, NewWebhook, WebhookDelivery, WebhookEndpoint};
