@@ -51,7 +51,7 @@ struct OverviewPage {
     chart_full: u32,
 }
 
-/// A capped count: `10,000+` at the cap.
+/// A capped count: `1,000+` at the cap.
 fn count(n: u64) -> String {
     let text = super::view::units(n, 0);
     if n >= COUNT_CAP {
@@ -163,6 +163,6 @@ mod tests {
         assert_eq!(per_minute(90), "1.5");
         assert_eq!(per_minute(59), "0.9");
         assert_eq!(count(12), "12");
-        assert_eq!(count(COUNT_CAP), "10,000+");
+        assert_eq!(count(COUNT_CAP), "1,000+");
     }
 }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 /// Counts on the overview stop here (shown as "at least").
-pub const COUNT_CAP: u64 = 10_000;
+pub const COUNT_CAP: u64 = 1_000;
 
 /// A signed-in browser, as stored.
 #[derive(Clone, PartialEq, Eq)]
