@@ -29,6 +29,11 @@ use mppsol_store::operator::{Actor, NewAccount, Policy};
 use solana_signer::Signer as _;
 use sqlx::Connection as _;
 
+// The dashboard tests' signed-in HTTP session.
+#[allow(dead_code)]
+#[path = "../dashboard/web.rs"]
+mod web;
+
 /// The budget the issue sets for the transfers page.
 const BUDGET_MS: f64 = 200.0;
 
@@ -155,27 +160,8 @@ async fn run() -> bool {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{base}/dashboard/sign-in"))
-        .form(&[
-            ("key_id", key.key.id.as_str()),
-            ("secret", key.secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let web = web::Web::sign_in(&base, &key).await;
+    let (http, cookie) = (web.http.clone(), web.cookie.clone());
 
     let day = |secs: i64| mppsol_store::operator::utc_day(secs);
     let filtered = format!(

@@ -120,6 +120,17 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
+    /// The current value of the form field `css`.
+    pub async fn value(&self, css: &str) -> Option<String> {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .prop("value")
+            .await
+            .unwrap()
+    }
+
     /// Clicks `css` and waits for the next page.
     pub async fn click(&self, css: &str) {
         self.c

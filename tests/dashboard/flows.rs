@@ -104,13 +104,7 @@ pub async fn invalid_policy_edit_shows_the_error() {
     b.sign_in(&s.operator_key).await;
     b.open(&format!("/dashboard/accounts/{id}")).await;
     assert_eq!(
-        b.c.find(fantoccini::Locator::Css("#max_single_transfer"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        b.value("#max_single_transfer").await.as_deref(),
         Some("1"),
         "amounts show in SOL"
     );
@@ -123,16 +117,7 @@ pub async fn invalid_policy_edit_shows_the_error() {
         "{error}"
     );
     // What was typed is kept for correction.
-    assert_eq!(
-        b.c.find(fantoccini::Locator::Css("#max_daily_spend"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("0.5")
-    );
+    assert_eq!(b.value("#max_daily_spend").await.as_deref(), Some("0.5"));
     b.screenshot("invalid_policy_edit_shows_the_error").await;
     // Not a number in SOL: refused too, and nothing was stored.
     b.fill("#max_daily_spend", "lots").await;
@@ -275,5 +260,14 @@ pub async fn approved_transfer_settles() {
     );
     assert!(b.text(".receipt").await.contains("\"status\": \"settled\""));
     b.screenshot("approved_transfer_settles").await;
+    // Counted today: the overview's figures and its chart show it.
+    b.open("/dashboard").await;
+    assert_eq!(b.text("#spent-today").await, "0.25 SOL");
+    let bars =
+        b.c.find_all(fantoccini::Locator::Css("svg.chart rect.bar"))
+            .await
+            .unwrap();
+    assert_eq!(bars.len(), 30, "one bar per day");
+    b.screenshot("approved_transfer_settles_overview").await;
     b.close().await;
 }

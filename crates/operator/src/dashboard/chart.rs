@@ -3,7 +3,7 @@
 //! (u128, so no total overflows).
 
 /// The drawing area of the SVG, in its own units.
-pub const WIDTH: u32 = 720;
+pub const WIDTH: u32 = 1080;
 /// Height of the bar area.
 pub const HEIGHT: u32 = 160;
 /// Space under the bars for the day labels.
