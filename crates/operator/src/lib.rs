@@ -26,11 +26,13 @@
 //! | [`ops`] | `/metrics`, `/healthz`, `/readyz`, request ids |
 //! | [`reconcile`] | store ↔ chain drift: counters, sessions, transfers |
 //! | [`reconcile_channels`] | sessions' channels on chain vs their records |
+//! | [`dashboard`] | the web dashboard under `/dashboard` (server-rendered HTML) |
 
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod crypto;
+pub mod dashboard;
 pub mod error;
 pub mod ops;
 pub mod policy;
@@ -47,9 +49,10 @@ use mppsol_ledger::Ledger;
 use mppsol_solana::network::Network;
 use mppsol_store::OperatorStore;
 
-pub use api::router;
+pub use api::{router, router_with};
 pub use bootstrap::{IssuedKey, bootstrap_operator};
 pub use crypto::MasterKey;
+pub use dashboard::DashboardOptions;
 pub use error::ApiError;
 pub use policy_wallet::PolicyPrograms;
 

@@ -17,7 +17,8 @@ use mppsol_operator::reconcile::Reconciler;
 use mppsol_operator::settlement::{SettlementObserver, Settler, WorkerConfig};
 use mppsol_operator::webhooks::{DeliveryObserver, SenderConfig, WebhookSender};
 use mppsol_operator::{
-    AppState, IssuedKey, MasterKey, OperatorConfig, PolicyPrograms, bootstrap_operator,
+    AppState, DashboardOptions, IssuedKey, MasterKey, OperatorConfig, PolicyPrograms,
+    bootstrap_operator,
 };
 use mppsol_solana::network::Network;
 
@@ -58,6 +59,10 @@ pub struct Args {
     /// The payments program that records charge receipts (with a `--policy-program` id).
     #[arg(long, env = "MPPSOL_PAYMENTS_PROGRAM", global = true)]
     payments_program: Option<String>,
+    /// The service is reached over HTTPS (a TLS proxy in front): the dashboard's session
+    /// cookie is marked `Secure`.
+    #[arg(long, env = "MPPSOL_BEHIND_TLS", global = true)]
+    behind_tls: bool,
     /// Create an operator, print its API key, and exit.
     #[command(subcommand)]
     action: Option<Action>,
@@ -265,10 +270,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr().context("local address")?;
     println!(
-        "mppsol operator: listening on http://{local} (OpenAPI at /v1/openapi.json), network {}",
+        "mppsol operator: listening on http://{local} (dashboard at /dashboard, OpenAPI at \
+         /v1/openapi.json), network {}",
         network.as_str()
     );
-    let app = with_observability(mppsol_operator::router(state.clone()), state, metrics);
+    let dashboard = DashboardOptions {
+        secure_cookie: args.behind_tls,
+    };
+    let app = with_observability(
+        mppsol_operator::router_with(state.clone(), dashboard),
+        state,
+        metrics,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

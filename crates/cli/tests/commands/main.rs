@@ -690,6 +690,58 @@ fn operator_starts_on_sqlite_with_no_setup_and_prints_its_first_key_once() {
 }
 
 #[test]
+fn operator_serves_the_dashboard_with_a_secure_cookie_behind_tls() {
+    let dir = tmp("operator-dashboard");
+    let data = dir.join("data");
+    let port = free_port();
+    let (_op, lines) = start_operator(
+        port,
+        &["--data-dir", data.to_str().unwrap(), "--behind-tls"],
+        &[],
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("dashboard at /dashboard"))
+    );
+    let key_id = printed(&lines, "key id:").unwrap();
+    let secret = printed(&lines, "secret:").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let root = http.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(root.status().as_u16(), 303);
+        assert_eq!(root.headers()["location"], "/dashboard");
+        let page = http
+            .get(format!("{base}/dashboard/sign-in"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        assert!(page.text().await.unwrap().contains("name=\"secret\""));
+        let signed = http
+            .post(format!("{base}/dashboard/sign-in"))
+            .form(&[("key_id", key_id.as_str()), ("secret", secret.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status().as_u16(), 303);
+        let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Strict")
+                && cookie.ends_with("; Secure"),
+            "{cookie}"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn operator_switches_to_postgres_with_database_url_and_init_adds_operators() {
     let admin = std::env::var("MPPSOL_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mppsol_solana::token::{TokenProgram, associated_token_address};
-use mppsol_store::operator::{Account, AccountStatus, CustodyMode, NewAccount, Policy};
+use mppsol_store::operator::{
+    Account, AccountStatus, Actor, CustodyMode, NewAccount, Policy, PolicyWalletRecord,
+};
 use serde::Deserialize;
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -25,32 +27,33 @@ use crate::policy_wallet;
 /// Most entries in a policy list.
 const MAX_LIST: usize = 1000;
 
+/// An account to create, as the API (and the dashboard's form) takes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateAccount {
-    handle: String,
-    custody_mode: CustodyMode,
+pub(crate) struct CreateAccount {
+    pub(crate) handle: String,
+    pub(crate) custody_mode: CustodyMode,
     /// Required for non-custodial accounts (the agent's own address); custodial ones get a
     /// key generated here.
-    address: Option<String>,
+    pub(crate) address: Option<String>,
     /// `sol` (default) or a mint address.
-    currency: Option<String>,
-    policy: Option<PolicyBody>,
+    pub(crate) currency: Option<String>,
+    pub(crate) policy: Option<PolicyBody>,
 }
 
 /// A policy as the API takes it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyBody {
-    max_single_transfer: Option<AmountIn>,
-    max_daily_spend: Option<AmountIn>,
-    allowed_counterparties: Option<Vec<String>>,
-    categories: Option<Vec<String>>,
+    pub(crate) max_single_transfer: Option<AmountIn>,
+    pub(crate) max_daily_spend: Option<AmountIn>,
+    pub(crate) allowed_counterparties: Option<Vec<String>>,
+    pub(crate) categories: Option<Vec<String>>,
     #[serde(default)]
-    require_memo: bool,
-    escalation_threshold: Option<AmountIn>,
+    pub(crate) require_memo: bool,
+    pub(crate) escalation_threshold: Option<AmountIn>,
     #[serde(default)]
-    paused: bool,
+    pub(crate) paused: bool,
 }
 
 fn storable(field: &str, amount: Option<AmountIn>) -> Result<Option<u64>, ApiError> {
@@ -65,7 +68,7 @@ fn storable(field: &str, amount: Option<AmountIn>) -> Result<Option<u64>, ApiErr
 
 impl PolicyBody {
     /// Checks every field and their consistency.
-    fn validate(self) -> Result<Policy, ApiError> {
+    pub(crate) fn validate(self) -> Result<Policy, ApiError> {
         let max_single_transfer = storable("max_single_transfer", self.max_single_transfer)?;
         let max_daily_spend = storable("max_daily_spend", self.max_daily_spend)?;
         let escalation_threshold = storable("escalation_threshold", self.escalation_threshold)?;
@@ -188,7 +191,20 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
-    let body: CreateAccount = parse_body(&body)?;
+    let (account, policy, wallet) =
+        create_account(&state, &caller.actor, parse_body(&body)?).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::json!({ "account": account, "policy": policy, "policy_wallet": wallet }),
+    ))
+}
+
+/// Validates and creates an account of the actor's operator (the API and the dashboard).
+pub(crate) async fn create_account(
+    state: &AppState,
+    actor: &Actor,
+    body: CreateAccount,
+) -> Result<(Account, Policy, Option<PolicyWalletRecord>), ApiError> {
     check_handle(&body.handle)?;
     let policy = body.policy.unwrap_or_default().validate()?;
     let (address, sealed_key) = match body.custody_mode {
@@ -216,15 +232,15 @@ pub(super) async fn create(
             (address, None)
         }
     };
-    let (currency, mut token_account, mint) = currency_of(&state, body.currency, &address).await?;
+    let (currency, mut token_account, mint) = currency_of(state, body.currency, &address).await?;
     // A custodial token account pays through the policy program when this cluster has it:
     // the wallet (with the policy's rules) exists on chain before the account does, so no
     // payment can ever leave it outside those rules. A SOL account has no vault to pay from.
     let wallet = match (&body.custody_mode, state.policy_programs(), mint) {
         (CustodyMode::Custodial, Some(programs), Some((mint, program))) => {
-            let owner = policy_wallet::owner_key(&state, &caller.actor.operator_id).await?;
+            let owner = policy_wallet::owner_key(state, &actor.operator_id).await?;
             let record = policy_wallet::create(
-                &state,
+                state,
                 &programs,
                 &owner,
                 &address,
@@ -243,9 +259,9 @@ pub(super) async fn create(
     let account = state
         .store()
         .create_account(
-            &caller.actor,
+            actor,
             &NewAccount {
-                operator_id: caller.actor.operator_id.clone(),
+                operator_id: actor.operator_id.clone(),
                 handle: body.handle,
                 address: address.to_string(),
                 currency,
@@ -262,10 +278,7 @@ pub(super) async fn create(
             .set_account_policy_wallet(&account.id, record, state.now())
             .await?;
     }
-    Ok(json(
-        StatusCode::CREATED,
-        serde_json::json!({ "account": account, "policy": policy, "policy_wallet": wallet }),
-    ))
+    Ok((account, policy, wallet))
 }
 
 pub(super) async fn list(

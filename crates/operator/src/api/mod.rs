@@ -13,7 +13,7 @@
 //! | `webhooks.rs` | `/v1/webhooks`, `/v1/webhooks/{id}/deliveries` |
 //! | `openapi.rs` | `/v1/openapi.json` |
 
-mod accounts;
+pub(crate) mod accounts;
 mod activity;
 mod agent_signed;
 mod charge_watch;
@@ -23,7 +23,7 @@ mod keys;
 pub mod openapi;
 mod session_credentials;
 mod session_reports;
-mod transfers;
+pub(crate) mod transfers;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -41,10 +41,17 @@ use serde::{Deserialize, Deserializer};
 
 use crate::AppState;
 use crate::auth::authenticate;
+use crate::dashboard::DashboardOptions;
 use crate::error::ApiError;
 
-/// The service's HTTP routes, with authentication on everything but the OpenAPI document.
+/// The service's HTTP routes, with authentication on everything but the OpenAPI document, and
+/// the dashboard with default options (no `Secure` cookie: plain HTTP).
 pub fn router(state: AppState) -> Router {
+    router_with(state, DashboardOptions::default())
+}
+
+/// [`router`] with the dashboard's options (`Secure` cookies behind TLS).
+pub fn router_with(state: AppState, dashboard: DashboardOptions) -> Router {
     Router::new()
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route(
@@ -72,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route_layer(from_fn_with_state(state.clone(), authenticate))
         .route("/v1/openapi.json", get(openapi::document))
+        .merge(crate::dashboard::router(state.clone(), dashboard))
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .with_state(state)
 }
@@ -93,7 +101,7 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 
 /// An amount in a request: base units as a string of digits (or a JSON integer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AmountIn(pub u64);
+pub(crate) struct AmountIn(pub(crate) u64);
 
 impl<'de> Deserialize<'de> for AmountIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use mppsol_store::operator::{
-    ApprovalOutcome, NewTransfer, RejectOutcome, Transfer, TransferFilter, TransferKind,
+    Actor, ApprovalOutcome, NewTransfer, RejectOutcome, Transfer, TransferFilter, TransferKind,
     TransferOutcome, TransferStatus, Violation,
 };
 use serde::Deserialize;
@@ -216,18 +216,27 @@ pub(super) async fn approve(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
+    let t = approve_transfer(&state, &caller.actor, &id).await?;
+    // A non-custodial transfer comes back with the transaction its agent must sign.
+    let account = visible_account(&state, &caller, &t.account_id).await?;
+    Ok(json(
+        StatusCode::OK,
+        super::agent_signed::transfer_view(&state, &account, t).await?,
+    ))
+}
+
+/// Approves an escalated transfer of the actor's operator (the API and the dashboard).
+pub(crate) async fn approve_transfer(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> Result<Transfer, ApiError> {
     match state
         .store()
-        .approve_transfer(&caller.actor, &id, decide, state.now())
+        .approve_transfer(actor, id, decide, state.now())
         .await?
     {
-        ApprovalOutcome::Approved(t) => {
-            let account = visible_account(&state, &caller, &t.account_id).await?;
-            Ok(json(
-                StatusCode::OK,
-                super::agent_signed::transfer_view(&state, &account, t).await?,
-            ))
-        }
+        ApprovalOutcome::Approved(t) => Ok(t),
         ApprovalOutcome::NotPending(t) => Err(ApiError::Conflict(format!(
             "transfer {} is {}, not pending_approval",
             t.id, t.status
@@ -253,15 +262,29 @@ pub(super) async fn reject(
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
     let body: RejectBody = parse_body(&body)?;
-    if !(1..=500).contains(&body.reason.len()) {
+    Ok(json(
+        StatusCode::OK,
+        reject_transfer(&state, &caller.actor, &id, &body.reason).await?,
+    ))
+}
+
+/// Rejects an escalated transfer of the actor's operator with a reason (the API and the
+/// dashboard).
+pub(crate) async fn reject_transfer(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    reason: &str,
+) -> Result<Transfer, ApiError> {
+    if !(1..=500).contains(&reason.len()) {
         return Err(ApiError::invalid("reason", "1 to 500 bytes"));
     }
     match state
         .store()
-        .reject_transfer(&caller.actor, &id, &body.reason, state.now())
+        .reject_transfer(actor, id, reason, state.now())
         .await?
     {
-        RejectOutcome::Rejected(t) => Ok(json(StatusCode::OK, t)),
+        RejectOutcome::Rejected(t) => Ok(t),
         RejectOutcome::NotPending(t) => Err(ApiError::Conflict(format!(
             "transfer {} is {}, not pending_approval",
             t.id, t.status

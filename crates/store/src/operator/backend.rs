@@ -65,6 +65,12 @@ macro_rules! operator_store_impl {
                 );
             }
 
+            /// The web dashboard's statements.
+            mod dashboard {
+                use super::*;
+                crate::operator::dashboard::operator_sql_dashboard!();
+            }
+
             #[async_trait]
             impl OperatorStore for $store {
                 async fn create_operator(&self, name: &str, now: i64) -> Result<Operator, StoreError> {
@@ -761,6 +767,46 @@ macro_rules! operator_store_impl {
                 async fn chain_checks(&self, since: i64, limit: u32)
                     -> Result<Vec<ChainCheck>, StoreError> {
                     reconcile::chain_checks(&self.pool, since, limit).await
+                }
+
+                async fn create_dashboard_session(&self, actor: &Actor,
+                    session: &NewDashboardSession, now: i64) -> Result<(), StoreError> {
+                    dashboard::create_session(&self.pool, actor, session, now).await
+                }
+
+                async fn dashboard_session(&self, token_hash: &str, now: i64)
+                    -> Result<Option<DashboardSession>, StoreError> {
+                    dashboard::session(&self.pool, token_hash, now).await
+                }
+
+                async fn delete_dashboard_session(&self, actor: &Actor, token_hash: &str,
+                    now: i64) -> Result<(), StoreError> {
+                    dashboard::delete_session(&self.pool, actor, token_hash, now).await
+                }
+
+                async fn search_transfers(&self, actor: &Actor, search: &TransferSearch,
+                    page: &Page) -> Result<Vec<Transfer>, StoreError> {
+                    dashboard::search_transfers(&self.pool, actor, search, page).await
+                }
+
+                async fn search_accounts(&self, actor: &Actor, query: &str, page: &Page)
+                    -> Result<Vec<Account>, StoreError> {
+                    dashboard::search_accounts(&self.pool, actor, query, page).await
+                }
+
+                async fn dashboard_overview(&self, actor: &Actor, since_day: &str, now: i64)
+                    -> Result<Overview, StoreError> {
+                    dashboard::overview(&self.pool, actor, since_day, now).await
+                }
+
+                async fn close_agent_session(&self, actor: &Actor, id: &str, now: i64)
+                    -> Result<Session, StoreError> {
+                    dashboard::close_agent_session(&self.pool, actor, id, now).await
+                }
+
+                async fn redeliver_webhook(&self, actor: &Actor, delivery_id: i64, now: i64)
+                    -> Result<String, StoreError> {
+                    dashboard::redeliver(&self.pool, actor, delivery_id, now).await
                 }
             }
         }

@@ -19,10 +19,12 @@
 //! | `policy_wallets.rs` | operators' policy-wallet owner keys and accounts' wallets |
 //! | `session_channels.rs` | sessions paying through a channel: reports, chain repairs |
 //! | `reconcile.rs` | counters, sessions and transfers the reconciler compares |
+//! | `dashboard.rs` | the web dashboard's sessions, searches, overview figures and actions |
 
 mod backend;
 pub(crate) mod backend_helpers;
 pub(crate) mod backend_money;
+pub(crate) mod dashboard;
 pub mod model;
 pub mod policy_wallets;
 pub mod reconcile;
@@ -38,6 +40,10 @@ use rand::RngCore;
 use serde::Serialize;
 
 use crate::StoreError;
+pub use dashboard::{
+    COUNT_CAP, CurrencyAmount, DailySpend, DashboardSession, NewDashboardSession, Overview,
+    TransferSearch,
+};
 pub use model::*;
 pub use policy_wallets::{PolicyOwner, PolicyWalletRecord};
 pub use reconcile::{ChainCheck, CounterDrift, SessionDrift};
@@ -584,6 +590,75 @@ pub trait OperatorStore: Send + Sync {
 
     /// Transfers updated since `since` with signatures to look up on chain, oldest first.
     async fn chain_checks(&self, since: i64, limit: u32) -> Result<Vec<ChainCheck>, StoreError>;
+
+    // The web dashboard (`dashboard.rs`).
+
+    /// Stores a signed-in dashboard session of the actor (operator and key); expired ones are
+    /// pruned on the way. Audited.
+    async fn create_dashboard_session(
+        &self,
+        actor: &Actor,
+        session: &NewDashboardSession,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The unexpired session whose token hashes to `token_hash`, while its key is active.
+    async fn dashboard_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<DashboardSession>, StoreError>;
+
+    /// Ends a session of the actor's operator (sign-out). Audited.
+    async fn delete_dashboard_session(
+        &self,
+        actor: &Actor,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The actor's operator's transfers matching `search`, newest first (keyset paging).
+    async fn search_transfers(
+        &self,
+        actor: &Actor,
+        search: &TransferSearch,
+        page: &Page,
+    ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// The actor's operator's accounts whose handle contains `query` (any case) or whose
+    /// address or id is `query`, newest first; all of them for an empty query.
+    async fn search_accounts(
+        &self,
+        actor: &Actor,
+        query: &str,
+        page: &Page,
+    ) -> Result<Vec<Account>, StoreError>;
+
+    /// The overview's figures; daily spend from the UTC day `since_day` on.
+    async fn dashboard_overview(
+        &self,
+        actor: &Actor,
+        since_day: &str,
+        now: i64,
+    ) -> Result<Overview, StoreError>;
+
+    /// Closes an agent session of the actor's operator (`settled`, `session.settled` event,
+    /// audited). `NotFound` if not theirs, `Conflict` if already settled.
+    async fn close_agent_session(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: i64,
+    ) -> Result<Session, StoreError>;
+
+    /// Queues a webhook delivery of the actor's operator again, due now (audited); returns its
+    /// endpoint id. `NotFound` if not theirs.
+    async fn redeliver_webhook(
+        &self,
+        actor: &Actor,
+        delivery_id: i64,
+        now: i64,
+    ) -> Result<String, StoreError>;
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time: the key of the daily counters.
