@@ -131,8 +131,11 @@ impl Browser {
             .unwrap()
     }
 
-    /// Clicks `css` and waits for the next page.
+    /// Clicks `css` and waits for the next page: WebDriver's click returns once the form is
+    /// submitted, so wait until the old document is gone (its root element goes stale) and the
+    /// new one has loaded.
     pub async fn click(&self, css: &str) {
+        let old = self.c.find(Locator::Css("html")).await.unwrap();
         self.c
             .find(Locator::Css(css))
             .await
@@ -140,6 +143,19 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        for _ in 0..150 {
+            if old.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        for _ in 0..150 {
+            let state = self.c.execute("return document.readyState", vec![]).await;
+            if matches!(state, Ok(ref v) if v == "complete") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Signs in through the form with `key`.
@@ -153,7 +169,17 @@ impl Browser {
         self.fill("#key_id", &key.key.id).await;
         self.fill("#secret", &key.secret).await;
         self.click("#sign-in button[type=submit]").await;
-        assert_eq!(self.path().await, "/dashboard");
+        // The click returns once the form is submitted; the redirect lands a moment later
+        // (later still on a loaded machine).
+        let mut path = self.path().await;
+        for _ in 0..150 {
+            if path == "/dashboard" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            path = self.path().await;
+        }
+        assert_eq!(path, "/dashboard", "signed in: sent to the overview");
     }
 
     /// Saves a PNG of the page as `target/screenshots/<name>.png` (workspace root).

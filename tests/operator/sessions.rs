@@ -109,6 +109,23 @@ pub async fn agent_session_is_recorded_from_the_channel_and_reconciled_with_it(b
     );
     let channel = open[0]["channel_id"].as_str().unwrap().to_owned();
     assert_eq!(open[0]["cap"], DEPOSIT.to_string());
+    // Money is in escrow: only the channel's close settles the session, not an operator's click.
+    let refused = op
+        .state
+        .store()
+        .close_agent_session(
+            &mppsol_store::operator::Actor {
+                operator_id: op.operator_id.clone(),
+                key_id: "test".into(),
+            },
+            open[0]["id"].as_str().unwrap(),
+            0,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(mppsol_store::StoreError::Conflict(ref m)) if m.contains(&channel)),
+        "{refused:?}"
+    );
 
     let settled = close_and_check(&op, &client, &server.url).await;
     let sid = settled[0]["id"].as_str().unwrap().to_owned();

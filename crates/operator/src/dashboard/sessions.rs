@@ -27,6 +27,8 @@ struct SessionRow {
     settled: String,
     status: &'static str,
     open: bool,
+    /// Open, but closed on chain by its agent (no close button).
+    channel_open: bool,
     idle: String,
     opened: When,
     signature: String,
@@ -84,7 +86,10 @@ pub(crate) async fn list(
                 "—".into()
             },
             status: s.status.as_str(),
-            open: !settled,
+            // A channel session closes on chain through its agent (the session's close
+            // action); closing only the record would hide money still in escrow.
+            open: !settled && s.channel_id.is_none(),
+            channel_open: !settled && s.channel_id.is_some(),
             idle: if settled {
                 "—".into()
             } else {

@@ -394,6 +394,13 @@ macro_rules! operator_sql_dashboard {
             let Some(session) = row.as_ref().map(rows::session).transpose()? else {
                 return Err(StoreError::NotFound(format!("session {id}")));
             };
+            if let Some(channel) = &session.channel_id {
+                // Its money sits in escrow on chain: only the channel's close settles it.
+                return Err(StoreError::Conflict(format!(
+                    "session {id} pays through channel {channel}: its agent closes the channel \
+                     (the session's close action) and the session settles here when it closes"
+                )));
+            }
             // Serialise with the account's payments (receipts add to open sessions).
             locked_account(&mut tx, &actor.operator_id, &session.account_id).await?;
             let closed = sqlx::query(

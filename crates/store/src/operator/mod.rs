@@ -643,7 +643,8 @@ pub trait OperatorStore: Send + Sync {
     ) -> Result<Overview, StoreError>;
 
     /// Closes an agent session of the actor's operator (`settled`, `session.settled` event,
-    /// audited). `NotFound` if not theirs, `Conflict` if already settled.
+    /// audited). `NotFound` if not theirs, `Conflict` if already settled or if it pays through a
+    /// channel (those settle when the channel closes on chain).
     async fn close_agent_session(
         &self,
         actor: &Actor,
