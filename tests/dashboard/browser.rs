@@ -28,6 +28,19 @@ pub struct Browser {
     _turn: MutexGuard<'static, ()>,
 }
 
+impl Drop for Browser {
+    /// Chromium outlives a killed chromedriver (a test that panics never ends its WebDriver
+    /// session): end every Chromium process of this test's profile first.
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("user-data-dir={}", self._profile.0.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium pointed at `base`.
     pub async fn start(base: &str) -> Self {
