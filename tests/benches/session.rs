@@ -222,12 +222,7 @@ async fn run(backend: Backend, sweep: &[usize], requests: u64) -> Vec<(usize, u6
     // Every paid request was metered once, durably.
     let mut metered = 0;
     for (_, channel) in &lanes {
-        let rec = stack
-            .server_store
-            .channel(&channel.to_string())
-            .await
-            .unwrap()
-            .unwrap();
+        let rec = stack.channel_record(channel).await;
         metered += rec.spent / PRICE;
     }
     let served: u64 = out.iter().map(|(_, p, _)| p).sum::<u64>() + most as u64;

@@ -107,12 +107,7 @@ fn scope_of(stack: &SessionStack) -> String {
 
 async fn wait_closed(stack: &SessionStack, channel: &Address) {
     for _ in 0..300 {
-        let rec = stack
-            .server_store
-            .channel(&channel.to_string())
-            .await
-            .unwrap()
-            .unwrap();
+        let rec = stack.channel_record(channel).await;
         if rec.status == SessionStatus::Closed {
             return;
         }
@@ -179,21 +174,11 @@ async fn forced_close_is_settled_by_the_watchtower(backend: Backend) {
         stack.token_balance(&agent).await,
         agent_before - 500 * PRICE
     );
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(rec.settled_on_chain, 500 * PRICE);
     assert_eq!(rec.refunded, Some(DEPOSIT - 500 * PRICE));
     // A metered request now gets a fresh channel, not service on the closed one.
-    let after = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = stack.channel_record(&channel).await;
     assert_eq!(after.accepted_cumulative, 500 * PRICE);
 }
 
@@ -235,12 +220,7 @@ async fn crash_between_accepting_and_responding(backend: Backend) {
         "no response from the dying server"
     );
     a.kill();
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(
         rec.accepted_cumulative,
         11 * PRICE,
@@ -257,12 +237,7 @@ async fn crash_between_accepting_and_responding(backend: Backend) {
     let body: serde_json::Value = r.response.json().await.unwrap();
     assert_eq!(body["ok"], true, "the restarted client gets content");
     // The lost response's voucher counted once; this request paid the next one.
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(rec.accepted_cumulative, 12 * PRICE);
     assert_eq!(rec.spent, 12 * PRICE);
     let mine = stack
@@ -357,12 +332,7 @@ async fn postgres_concurrent_vouchers_across_two_instances_never_over_count() {
             served += 1;
         }
     }
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert!(served >= 1);
     assert_eq!(rec.accepted_cumulative, PRICE * (1 + served));
     assert_eq!(rec.spent, rec.accepted_cumulative);
@@ -388,12 +358,7 @@ async fn postgres_concurrent_vouchers_across_two_instances_never_over_count() {
         }
     }
     assert_eq!(content, 1, "a replayed voucher buys no additional service");
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(rec.accepted_cumulative, next);
 }
 
@@ -415,12 +380,7 @@ async fn sqlite_operator_vouchers_meter_and_settle() {
         );
     }
     let channel = live_channel(&stack).await;
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(rec.voucher_signer, "operator");
     assert_eq!(rec.authorized_signer, stack.operator.pubkey().to_string());
     // A proof for another channel (or by another key) buys nothing.
@@ -460,12 +420,7 @@ async fn sqlite_client_tops_up_when_the_deposit_runs_low() {
         );
     }
     let channel = live_channel(&stack).await;
-    let rec = stack
-        .server_store
-        .channel(&channel.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = stack.channel_record(&channel).await;
     assert_eq!(rec.accepted_cumulative, 12 * PRICE);
     assert_eq!(
         rec.escrowed,

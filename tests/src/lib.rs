@@ -138,6 +138,33 @@ impl Drop for PgDb {
     }
 }
 
+/// The paid API's store on `backend` (a SQLite file in `dir`, or a fresh PostgreSQL database
+/// returned with it) and the agent's SQLite store in `dir`.
+pub async fn open_stores(
+    backend: Backend,
+    dir: &TempDir,
+) -> (Arc<dyn Store>, Option<PgDb>, Arc<dyn Store>) {
+    let (server_store, pg) = match backend {
+        Backend::Sqlite => (
+            mppsol_store::open_store(dir.0.join("server.db").to_str().expect("utf-8"))
+                .await
+                .expect("sqlite store"),
+            None,
+        ),
+        Backend::Postgres => {
+            let db = PgDb::create().await;
+            (
+                mppsol_store::open_store(&db.url).await.expect("pg store"),
+                Some(db),
+            )
+        }
+    };
+    let agent_store = mppsol_store::open_store(dir.0.join("agent.db").to_str().expect("utf-8"))
+        .await
+        .expect("agent store");
+    (server_store, pg, agent_store)
+}
+
 pub mod session;
 
 pub fn key(n: u8) -> Keypair {
@@ -188,24 +215,7 @@ impl TestStack {
             .await
             .expect("embedded ledger");
         let dir = TempDir::new("e2e");
-        let (server_store, pg) = match opts.backend {
-            Backend::Sqlite => (
-                mppsol_store::open_store(dir.0.join("server.db").to_str().expect("utf-8"))
-                    .await
-                    .expect("sqlite store"),
-                None,
-            ),
-            Backend::Postgres => {
-                let db = PgDb::create().await;
-                (
-                    mppsol_store::open_store(&db.url).await.expect("pg store"),
-                    Some(db),
-                )
-            }
-        };
-        let agent_store = mppsol_store::open_store(dir.0.join("agent.db").to_str().expect("utf-8"))
-            .await
-            .expect("agent store");
+        let (server_store, pg, agent_store) = open_stores(opts.backend, &dir).await;
         let (recipient, fee_payer, agent) =
             (Arc::new(key(11)), Arc::new(key(12)), Arc::new(key(13)));
         ledger

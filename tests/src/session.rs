@@ -16,7 +16,7 @@ use mppsol_solana::channel::DEV_CHANNEL_PROGRAM_ID;
 use mppsol_solana::network::Network;
 use mppsol_solana::session::VoucherSigner;
 use mppsol_solana::token::{TokenProgram, associated_token_address};
-use mppsol_store::Store;
+use mppsol_store::{ChannelRecord, Store};
 use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -77,24 +77,7 @@ impl SessionStack {
             .await
             .expect("channel program");
         let dir = TempDir::new("session");
-        let (server_store, pg) = match backend {
-            Backend::Sqlite => (
-                mppsol_store::open_store(dir.0.join("server.db").to_str().expect("utf-8"))
-                    .await
-                    .expect("sqlite store"),
-                None,
-            ),
-            Backend::Postgres => {
-                let db = PgDb::create().await;
-                (
-                    mppsol_store::open_store(&db.url).await.expect("pg store"),
-                    Some(db),
-                )
-            }
-        };
-        let agent_store = mppsol_store::open_store(dir.0.join("agent.db").to_str().expect("utf-8"))
-            .await
-            .expect("agent store");
+        let (server_store, pg, agent_store) = crate::open_stores(backend, &dir).await;
         let (payee, operator, agent) = (Arc::new(key(31)), Arc::new(key(32)), Arc::new(key(33)));
         for k in [&payee, &operator, &agent] {
             ledger
@@ -246,6 +229,15 @@ impl SessionStack {
             },
         );
         (client, session)
+    }
+
+    /// The paid API's stored record of `channel` (it must exist).
+    pub async fn channel_record(&self, channel: &Address) -> ChannelRecord {
+        self.server_store
+            .channel(&channel.to_string())
+            .await
+            .expect("channel store")
+            .expect("the channel is recorded")
     }
 
     pub async fn token_balance(&self, owner: &Address) -> u64 {
